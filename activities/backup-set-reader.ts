@@ -1,0 +1,67 @@
+import type { BackupStore } from "../src/storage/backup-store";
+import {
+  BackupSetPaths,
+  inventorySchema,
+  isVaultFolderName,
+  manifestSchema,
+  parseBackupSetRef,
+  parseDocument,
+  type Inventory,
+  type Manifest,
+} from "../src/storage/backup-set";
+import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError } from "./errors";
+
+/**
+ * Reads the documents of backup sets, keeping a few in memory: every batch activity of a job needs
+ * the same inventory or manifest, and re-reading a 10,000-key document per batch wastes minutes.
+ */
+export class BackupSetReader {
+  private readonly cache = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly store: BackupStore, private readonly maxCached = 4) {}
+
+  inventory(paths: BackupSetPaths): Promise<Inventory> {
+    return this.cached(paths.inventory, async () => parseDocument(inventorySchema, paths.inventory, await this.store.read(paths.inventory)));
+  }
+
+  manifest(paths: BackupSetPaths): Promise<Manifest> {
+    return this.cached(paths.manifest, async () => {
+      if (!(await this.store.exists(paths.manifest))) throw new BackupSetIncompleteError(paths.backupSetId);
+      return parseDocument(manifestSchema, paths.manifest, await this.store.read(paths.manifest));
+    });
+  }
+
+  /** Finds the folder of a set from `<id>` or `<vault folder>/<id>`. */
+  async locate(ref: string): Promise<BackupSetPaths> {
+    const parsed = parseBackupSetRef(ref);
+    if (parsed.vaultFolder) {
+      const paths = new BackupSetPaths(parsed.vaultFolder, parsed.backupSetId);
+      if (!(await this.hasAnyDocument(paths))) throw new BackupSetNotFoundError(ref);
+      return paths;
+    }
+    const found: string[] = [];
+    for (const folder of await this.store.listFolders("")) {
+      if (!isVaultFolderName(folder)) continue;
+      if (await this.hasAnyDocument(new BackupSetPaths(folder, parsed.backupSetId))) found.push(folder);
+    }
+    if (found.length === 0) throw new BackupSetNotFoundError(ref);
+    if (found.length > 1) throw new AmbiguousBackupSetError(ref, found);
+    return new BackupSetPaths(found[0]!, parsed.backupSetId);
+  }
+
+  private async hasAnyDocument(paths: BackupSetPaths): Promise<boolean> {
+    return (await this.store.exists(paths.manifest)) || (await this.store.exists(paths.inventory));
+  }
+
+  private cached<T>(path: string, load: () => Promise<T>): Promise<T> {
+    let entry = this.cache.get(path) as Promise<T> | undefined;
+    if (!entry) {
+      entry = load();
+      this.cache.set(path, entry);
+      // A failed read must not stick: the next attempt reads again.
+      entry.catch(() => this.cache.delete(path));
+      while (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return entry;
+  }
+}

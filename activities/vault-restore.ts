@@ -1,0 +1,180 @@
+import type { KeyClient } from "@azure/keyvault-keys";
+import type { KeyIssue, PlanRestoreInput, RestoreBatchResult, RestoreKeyBatchInput, RestorePlan } from "../src/contracts";
+import { createNameFilter } from "../src/filters";
+import { KeyConflictError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
+import type { KeyClientFactory } from "../src/keyvault/clients";
+import type { BackupStore } from "../src/storage/backup-store";
+import { BackupObjectNotFoundError } from "../src/storage/backup-store";
+import { sha256Hex, type Manifest, type SucceededKeyResult } from "../src/storage/backup-set";
+import { mapWithConcurrency } from "../src/util/pool";
+import { BackupSetReader } from "./backup-set-reader";
+import type { ActivityLogger } from "./logging";
+
+export interface VaultRestoreActivityDeps {
+  readonly keyClients: KeyClientFactory;
+  readonly store: BackupStore;
+  readonly reader?: BackupSetReader;
+  readonly log?: ActivityLogger;
+  /** Waits between restore attempts while a just-purged name is still held by the service. */
+  readonly purgeSettleDelayMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** The real service may still answer 409 for a few seconds after a purge; this many retries cover it. */
+const PURGE_SETTLE_ATTEMPTS = 6;
+
+export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
+  const { keyClients, store } = deps;
+  const reader = deps.reader ?? new BackupSetReader(store);
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const settleDelay = deps.purgeSettleDelayMs ?? 2_000;
+
+  /** The keys of the set that a restore with these filters works on, in batch order. */
+  function selection(manifest: Manifest, include: readonly string[], exclude: readonly string[]) {
+    const accept = createNameFilter(include, exclude);
+    const selected = manifest.keys.filter((k) => accept(k.name));
+    const restorable = selected.filter((k): k is SucceededKeyResult => k.result === "succeeded");
+    const unusable: KeyIssue[] = selected
+      .filter((k) => k.result !== "succeeded")
+      .map((k) => ({ name: k.name, reason: `not in the backup set: ${"reason" in k ? k.reason : "no backup"}` }));
+    return { selected, restorable, unusable };
+  }
+
+  async function planRestore(input: PlanRestoreInput): Promise<RestorePlan> {
+    const paths = await reader.locate(input.backupSetId);
+    const manifest = await reader.manifest(paths);
+    const targetVaultUrl = input.targetVaultUrl ?? manifest.vaultUrl;
+    const { selected, restorable, unusable } = selection(manifest, input.include, input.exclude);
+    const client = keyClients(targetVaultUrl);
+
+    // Two listings instead of a GET per key: 1 request per 25 keys against the throttle budget.
+    const [present, deleted] = await Promise.all([listNames(() => client.listPropertiesOfKeys()), listNames(() => client.listDeletedKeys())]);
+
+    const missingOrDamaged = [...unusable];
+    let usable = restorable;
+    if (input.verifyBlobs) {
+      const checks = await mapWithConcurrency(restorable, 16, async (key) => checkBlob(paths.root, key));
+      usable = restorable.filter((_, i) => checks[i] === undefined);
+      checks.forEach((problem, i) => problem && missingOrDamaged.push({ name: restorable[i]!.name, reason: problem }));
+    }
+    const toRestore: string[] = [];
+    const alreadyPresent: string[] = [];
+    const softDeleted: string[] = [];
+    for (const key of usable) {
+      const lower = key.name.toLowerCase();
+      if (present.has(lower)) alreadyPresent.push(key.name);
+      else if (deleted.has(lower)) softDeleted.push(key.name);
+      else toRestore.push(key.name);
+    }
+    return {
+      backupSetId: `${paths.vaultFolderName}/${paths.backupSetId}`,
+      sourceVaultUrl: manifest.vaultUrl,
+      targetVaultUrl,
+      keysSelected: selected.length,
+      toRestoreCount: toRestore.length,
+      toRestore: input.verifyBlobs ? toRestore : [],
+      alreadyPresent,
+      softDeleted,
+      missingOrDamaged,
+      batchCount: Math.ceil(restorable.length / input.batchSize),
+    };
+  }
+
+  async function checkBlob(root: string, key: SucceededKeyResult): Promise<string | undefined> {
+    const checked = await readVerified(root, key);
+    return "problem" in checked ? checked.problem : undefined;
+  }
+
+  /** The blob's bytes, only when they are the ones the manifest recorded. */
+  async function readVerified(root: string, key: SucceededKeyResult): Promise<{ data: Buffer } | { problem: string }> {
+    if (!key.blobPath.startsWith(`${root}/keys/`)) return { problem: "the manifest points outside its backup set" };
+    let data: Buffer;
+    try {
+      data = await store.read(key.blobPath);
+    } catch (error) {
+      if (error instanceof BackupObjectNotFoundError) return { problem: "missing: the blob named in the manifest is not in the store" };
+      throw error;
+    }
+    if (data.length !== key.size || sha256Hex(data) !== key.sha256) return { problem: "damaged: the blob's SHA-256 does not match the manifest" };
+    return { data };
+  }
+
+  async function restoreKeyBatch(input: RestoreKeyBatchInput): Promise<RestoreBatchResult> {
+    const paths = await reader.locate(input.backupSetId);
+    const manifest = await reader.manifest(paths);
+    const { restorable } = selection(manifest, input.include, input.exclude);
+    const keys = restorable.slice(input.batchIndex * input.batchSize, (input.batchIndex + 1) * input.batchSize);
+    const client = keyClients(input.targetVaultUrl);
+    const skipped: KeyIssue[] = [];
+    const failed: KeyIssue[] = [];
+    let restored = 0;
+    await mapWithConcurrency(keys, input.keyConcurrency, async (key) => {
+      const outcome = await restoreOneKey(client, paths.root, key, input.onConflict);
+      if (outcome.kind === "restored") restored++;
+      else if (outcome.kind === "skipped") skipped.push({ name: key.name, reason: outcome.reason });
+      else {
+        failed.push({ name: key.name, reason: outcome.reason });
+        deps.log?.({ event: "keyFailed", jobId: input.jobId, vaultUrl: input.targetVaultUrl, key: key.name, reason: outcome.reason });
+      }
+    });
+    return { batchIndex: input.batchIndex, restored, skipped, failed };
+  }
+
+  type Outcome = { kind: "restored" } | { kind: "skipped" | "failed"; reason: string };
+
+  async function restoreOneKey(client: KeyClient, root: string, key: SucceededKeyResult, onConflict: "skip" | "fail"): Promise<Outcome> {
+    // Checked right before the restore: a blob is never sent to the vault unless it is the one recorded.
+    const checked = await readVerified(root, key);
+    if ("problem" in checked) return { kind: "failed", reason: checked.problem };
+    const data = checked.data;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.restoreKeyBackup(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        return { kind: "restored" };
+      } catch (error) {
+        const kvError = toKeyVaultError(error);
+        if (!(kvError instanceof KeyConflictError)) return { kind: "failed", reason: describeFailure(kvError) };
+        const holder = await whoHoldsName(client, key.name);
+        if (holder === "none" && attempt < PURGE_SETTLE_ATTEMPTS) {
+          await sleep(settleDelay);
+          continue;
+        }
+        const reason =
+          holder === "deleted"
+            ? "a soft-deleted key of that name is in the target vault (recover or purge it first)"
+            : holder === "active"
+              ? "a key of that name already exists in the target vault"
+              : describeFailure(kvError);
+        return { kind: onConflict === "skip" ? "skipped" : "failed", reason };
+      }
+    }
+  }
+
+  async function whoHoldsName(client: KeyClient, name: string): Promise<"active" | "deleted" | "none"> {
+    try {
+      await client.getKey(name);
+      return "active";
+    } catch (error) {
+      if (!(toKeyVaultError(error) instanceof KeyNotFoundError)) throw toKeyVaultError(error);
+    }
+    try {
+      await client.getDeletedKey(name);
+      return "deleted";
+    } catch (error) {
+      if (!(toKeyVaultError(error) instanceof KeyNotFoundError)) throw toKeyVaultError(error);
+    }
+    return "none";
+  }
+
+  return { planRestore, restoreKeyBatch };
+}
+
+async function listNames(list: () => AsyncIterable<{ name: string }> & { byPage(o: { maxPageSize: number }): AsyncIterable<{ name: string }[]> }): Promise<Set<string>> {
+  const names = new Set<string>();
+  try {
+    for await (const page of list().byPage({ maxPageSize: 25 })) for (const item of page) names.add(item.name.toLowerCase());
+  } catch (error) {
+    throw toKeyVaultError(error);
+  }
+  return names;
+}

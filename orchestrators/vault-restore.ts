@@ -1,0 +1,130 @@
+import * as df from "durable-functions";
+import {
+  ActivityNames,
+  type JobProgress,
+  type KeyIssue,
+  type PlanRestoreInput,
+  type RestoreBatchResult,
+  type RestoreKeyBatchInput,
+  type RestorePlan,
+  type RestoreSummary,
+  type VaultRestoreInput,
+} from "../src/contracts";
+import { failureReason, toRetryOptions } from "./retry";
+
+/** The job ends Failed with this when the conflict policy is `fail` and a name is taken: nothing was restored. */
+export const RESTORE_CONFLICT_PREFIX = "restore refused, nothing was changed:";
+
+/**
+ * Restores a backup set: plan (manifest, filters, target vault state) → batches that verify each
+ * blob's SHA-256 and restore it. A dry run returns the plan and changes nothing.
+ */
+export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Generator<df.Task, RestoreSummary, any> {
+  const input = context.df.getInput<VaultRestoreInput>();
+  const jobId = context.df.instanceId;
+  const startedAt = context.df.currentUtcDateTime.toISOString();
+  const retry = toRetryOptions(input.retry);
+
+  context.df.setCustomStatus(emptyProgress("plan"));
+  const planInput: PlanRestoreInput = {
+    jobId,
+    backupSetId: input.backupSetId,
+    targetVaultUrl: input.targetVaultUrl,
+    include: input.include,
+    exclude: input.exclude,
+    verifyBlobs: input.dryRun,
+    batchSize: input.tuning.batchSize,
+  };
+  const plan: RestorePlan = yield context.df.callActivityWithRetry(ActivityNames.planRestore, retry, planInput);
+
+  const conflicts = [...plan.alreadyPresent, ...plan.softDeleted];
+  if (!input.dryRun && input.onConflict === "fail" && conflicts.length > 0) {
+    const shown = conflicts.slice(0, 20).join(", ") + (conflicts.length > 20 ? `, … (${conflicts.length} in all)` : "");
+    throw new Error(`${RESTORE_CONFLICT_PREFIX} ${conflicts.length} key name(s) already exist or are soft-deleted in ${plan.targetVaultUrl}: ${shown}`);
+  }
+
+  if (input.dryRun) {
+    context.df.setCustomStatus({ ...emptyProgress("done"), keysTotal: plan.keysSelected, backupSetId: plan.backupSetId });
+    return {
+      backupSetId: plan.backupSetId,
+      targetVaultUrl: plan.targetVaultUrl,
+      dryRun: true,
+      plan,
+      keys: {
+        total: plan.keysSelected,
+        succeeded: 0,
+        failed: plan.missingOrDamaged.length,
+        skipped: conflicts.length,
+      },
+      skipped: [],
+      failures: plan.missingOrDamaged,
+      startedAt,
+      endedAt: context.df.currentUtcDateTime.toISOString(),
+    };
+  }
+
+  let restored = 0, batchesDone = 0;
+  const skipped: KeyIssue[] = [];
+  const failures: KeyIssue[] = [...plan.missingOrDamaged];
+  const status = (phase: JobProgress["phase"]): JobProgress => ({
+    phase,
+    keysTotal: plan.keysSelected,
+    keysDone: restored + skipped.length + failures.length,
+    keysFailed: failures.length,
+    keysSkipped: skipped.length,
+    bytes: 0,
+    batchesDone,
+    batchCount: plan.batchCount,
+    backupSetId: plan.backupSetId,
+  });
+  context.df.setCustomStatus(status("restore"));
+
+  const inFlight = new Map<df.Task, number>();
+  let next = 0;
+  while (batchesDone < plan.batchCount) {
+    while (inFlight.size < input.tuning.batchesInFlight && next < plan.batchCount) {
+      const batchInput: RestoreKeyBatchInput = {
+        jobId,
+        backupSetId: plan.backupSetId,
+        targetVaultUrl: plan.targetVaultUrl,
+        include: input.include,
+        exclude: input.exclude,
+        batchIndex: next,
+        batchSize: input.tuning.batchSize,
+        keyConcurrency: input.tuning.keyConcurrency,
+        onConflict: input.onConflict,
+      };
+      inFlight.set(context.df.callActivityWithRetry(ActivityNames.restoreKeyBatch, retry, batchInput), next);
+      next++;
+    }
+    const finished: df.Task = yield context.df.Task.any([...inFlight.keys()]);
+    const batchIndex = inFlight.get(finished)!;
+    inFlight.delete(finished);
+    batchesDone++;
+    if (finished.isFaulted) {
+      failures.push({ name: `batch-${batchIndex}`, reason: `every attempt of restore batch ${batchIndex} failed: ${failureReason(finished)}` });
+    } else {
+      const result = finished.result as RestoreBatchResult;
+      restored += result.restored;
+      skipped.push(...result.skipped);
+      failures.push(...result.failed);
+    }
+    context.df.setCustomStatus(status("restore"));
+  }
+
+  context.df.setCustomStatus(status("done"));
+  return {
+    backupSetId: plan.backupSetId,
+    targetVaultUrl: plan.targetVaultUrl,
+    dryRun: false,
+    keys: { total: plan.keysSelected, succeeded: restored, failed: failures.length, skipped: skipped.length },
+    skipped,
+    failures,
+    startedAt,
+    endedAt: context.df.currentUtcDateTime.toISOString(),
+  };
+}
+
+function emptyProgress(phase: JobProgress["phase"]): JobProgress {
+  return { phase, keysTotal: 0, keysDone: 0, keysFailed: 0, keysSkipped: 0, bytes: 0, batchesDone: 0, batchCount: 0 };
+}

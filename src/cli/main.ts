@@ -1,0 +1,340 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { DefaultAzureCredential } from "@azure/identity";
+import type { BackupSummary, ConflictPolicy, RestoreSummary } from "../contracts";
+import { LocalRuntime } from "../local/runtime";
+import { openBackupStore, InvalidStorageError } from "../storage/open-store";
+import type { BackupStore } from "../storage/backup-store";
+import { InvalidBackupSetIdError } from "../storage/backup-set";
+import { listBackupSets } from "../storage/catalog";
+import { BackupSetReader } from "../../activities/backup-set-reader";
+import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError } from "../../activities/errors";
+import { RESTORE_CONFLICT_PREFIX } from "../../orchestrators/vault-restore";
+import { endpointProblem, globSchema, jobIdSchema } from "../validation";
+import { ExitCode, UsageError } from "./errors";
+import { createProgressReporter } from "./progress";
+
+interface SharedOptions {
+  storage?: string;
+  container: string;
+  emulatorCa?: string;
+  json?: boolean;
+  stateDir?: string;
+  batchSize?: number;
+  batchesInFlight?: number;
+  keyConcurrency?: number;
+  maxOpsPer10s?: number;
+}
+
+interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Entry point of the `kvbackup` command; resolves to the exit code. */
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const program = buildProgram(io, (code) => (exitCode = code), argv);
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with exit code 0; parse errors were already printed in one line.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
+    }
+    const { code, message } = classifyError(error);
+    io.stderr.write(`kvbackup: ${message}\n`);
+    return code;
+  }
+}
+
+function classifyError(error: unknown): { code: number; message: string } {
+  const message = error instanceof Error ? error.message.split("\n")[0]! : String(error);
+  if (
+    error instanceof UsageError ||
+    error instanceof InvalidStorageError ||
+    error instanceof InvalidBackupSetIdError ||
+    error instanceof BackupSetNotFoundError ||
+    error instanceof AmbiguousBackupSetError ||
+    error instanceof BackupSetIncompleteError
+  ) {
+    return { code: ExitCode.badInput, message };
+  }
+  return { code: ExitCode.failed, message };
+}
+
+function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): Command {
+  const program = new Command("kvbackup")
+    .description("Back up and restore Azure Key Vault keys and Managed HSMs (runs the Durable orchestrations in this process)")
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`kvbackup: ${s.replace(/^error: /, "").trim()}\n`),
+    });
+
+  const withShared = (cmd: Command) =>
+    cmd
+      .addOption(new Option("--storage <target>", "backup store: a connection string, a blob account URL, or a folder (path or file: URL)").env("KVBACKUP_STORAGE"))
+      .option("--container <name>", "blob container for backup sets (created if missing)", "kvbackup")
+      .option("--emulator-ca <file>", "trust this certificate and use a local test token (for the kvbackup emulator)")
+      .option("--json", "print one JSON document on stdout")
+      .addOption(new Option("--state-dir <dir>", "keep job histories here so a job can be resumed with --job-id").env("KVBACKUP_STATE_DIR"))
+      .option("--batch-size <n>", "keys per batch activity", positiveInt("--batch-size", 1, 1000))
+      .option("--batches-in-flight <n>", "batch activities at once", positiveInt("--batches-in-flight", 1, 256))
+      .option("--key-concurrency <n>", "Key Vault calls at once inside a batch", positiveInt("--key-concurrency", 1, 256))
+      .option("--max-ops-per-10s <n>", "pace Key Vault calls to this budget per vault (4000 for software keys, 2000 for HSM keys; 0 = no pacing)", nonNegativeInt("--max-ops-per-10s", 0, 1_000_000));
+
+  withShared(
+    program
+      .command("backup")
+      .description("back up every key of a vault (or those matching --include/--exclude) into a new backup set")
+      .requiredOption("--vault <url>", "vault URL, e.g. https://myvault.vault.azure.net")
+      .option("--include <glob>", "back up only keys whose name matches (repeatable)", collect, [])
+      .option("--exclude <glob>", "skip keys whose name matches (repeatable)", collect, [])
+      .option("--job-id <id>", "job id; re-run with the same id and --state-dir to resume an interrupted job"),
+  ).action(async (opts: SharedOptions & { vault: string; include: string[]; exclude: string[]; jobId?: string }) => {
+    const emulatorCa = readEmulatorCa(opts.emulatorCa);
+    checkEndpoint("--vault", opts.vault, emulatorCa !== undefined);
+    checkGlobs(opts.include, "--include");
+    checkGlobs(opts.exclude, "--exclude");
+    const jobId = checkJobId(opts.jobId);
+    const store = await openStore(opts);
+    const runtime = createRuntime(opts, store, emulatorCa);
+    try {
+      const handle = await runtime.startBackup({ vaultUrl: opts.vault, include: opts.include, exclude: opts.exclude }, jobId);
+      const { status, output } = await follow(runtime, handle, "backup", opts.json === true, io);
+      if (!output) {
+        setExit(ExitCode.failed);
+        return fail(io, opts, handle.jobId, status.failureDetails?.errorMessage ?? `job ended ${status.runtimeStatus}`);
+      }
+      printBackup(io, opts.json === true, handle.jobId, output);
+      setExit(output.keys.failed > 0 ? ExitCode.partial : ExitCode.ok);
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  withShared(
+    program
+      .command("restore")
+      .description("restore a backup set (all keys or those matching --include/--exclude) into a vault")
+      .requiredOption("--backup-set <id>", "backup set id, as printed by backup and list")
+      .option("--vault <url>", "target vault (default: the vault the set was taken from)")
+      .option("--include <glob>", "restore only keys whose name matches (repeatable)", collect, [])
+      .option("--exclude <glob>", "do not restore keys whose name matches (repeatable)", collect, [])
+      .option("--dry-run", "print the plan and change nothing")
+      .addOption(new Option("--on-conflict <policy>", "when a name exists or is soft-deleted in the target").choices(["skip", "fail"]).default("skip"))
+      .option("--job-id <id>", "job id; re-run with the same id and --state-dir to resume an interrupted job"),
+  ).action(
+    async (opts: SharedOptions & { backupSet: string; vault?: string; include: string[]; exclude: string[]; dryRun?: boolean; onConflict: ConflictPolicy; jobId?: string }) => {
+      const emulatorCa = readEmulatorCa(opts.emulatorCa);
+      if (opts.vault !== undefined) checkEndpoint("--vault", opts.vault, emulatorCa !== undefined);
+      checkGlobs(opts.include, "--include");
+      checkGlobs(opts.exclude, "--exclude");
+      const jobId = checkJobId(opts.jobId);
+      const store = await openStore(opts);
+      // Resolve the set before anything starts: a wrong id is bad input, not a failed job.
+      const paths = await new BackupSetReader(store).locate(opts.backupSet);
+      const manifest = await new BackupSetReader(store).manifest(paths);
+      if (opts.vault === undefined) checkEndpoint("the set's source vault", manifest.vaultUrl, emulatorCa !== undefined);
+      const runtime = createRuntime(opts, store, emulatorCa);
+      try {
+        const handle = await runtime.startRestore(
+          {
+            backupSetId: `${paths.vaultFolderName}/${paths.backupSetId}`,
+            targetVaultUrl: opts.vault,
+            include: opts.include,
+            exclude: opts.exclude,
+            dryRun: opts.dryRun === true,
+            onConflict: opts.onConflict,
+          },
+          jobId,
+        );
+        const { status, output } = await follow(runtime, handle, opts.dryRun ? "plan" : "restore", opts.json === true, io);
+        if (!output) {
+          const message = status.failureDetails?.errorMessage ?? `job ended ${status.runtimeStatus}`;
+          setExit(ExitCode.failed);
+          return fail(io, opts, handle.jobId, message.includes(RESTORE_CONFLICT_PREFIX) ? message.slice(message.indexOf(RESTORE_CONFLICT_PREFIX)) : message);
+        }
+        printRestore(io, opts.json === true, handle.jobId, output);
+        setExit(output.keys.failed > 0 ? ExitCode.partial : ExitCode.ok);
+      } finally {
+        await runtime.close();
+      }
+    },
+  );
+
+  withShared(
+    program
+      .command("list")
+      .description("list the backup sets of a vault, newest first")
+      .requiredOption("--vault <url>", "vault URL"),
+  ).action(async (opts: SharedOptions & { vault: string }) => {
+    checkEndpoint("--vault", opts.vault, true);
+    const store = await openStore(opts);
+    const sets = await listBackupSets(store, opts.vault);
+    if (opts.json) {
+      io.stdout.write(JSON.stringify({ vaultUrl: opts.vault, backupSets: sets }, null, 2) + "\n");
+      return;
+    }
+    if (sets.length === 0) {
+      io.stdout.write(`no backup sets for ${opts.vault} in ${store.description}\n`);
+      return;
+    }
+    io.stdout.write(`${"BACKUP SET".padEnd(40)} ${"STATE".padEnd(10)} ${"KEYS".padStart(7)} ${"FAILED".padStart(7)} ${"SKIPPED".padStart(7)}\n`);
+    for (const s of sets) {
+      io.stdout.write(
+        `${s.backupSetId.padEnd(40)} ${s.state.padEnd(10)} ${String(s.keys?.total ?? "-").padStart(7)} ${String(s.keys?.failed ?? "-").padStart(7)} ${String(s.keys?.skipped ?? "-").padStart(7)}\n`,
+      );
+    }
+  });
+
+  program
+    .command("emulator")
+    .description("run the local Key Vault emulator (HTTPS, self-signed certificate) until interrupted")
+    .allowUnknownOption(true)
+    .helpOption(false)
+    .argument("[args...]")
+    .action(async () => {
+      const { runEmulatorCli } = await import("../emulator/cli");
+      const index = argv.indexOf("emulator", 2);
+      setExit(await runEmulatorCli(index >= 0 ? argv.slice(index + 1) : []));
+    });
+
+  return program;
+}
+
+function createRuntime(opts: SharedOptions, store: BackupStore, emulatorCa: string | undefined): LocalRuntime {
+  return new LocalRuntime({
+    store,
+    emulatorCaCert: emulatorCa,
+    credential: emulatorCa ? undefined : new DefaultAzureCredential(),
+    tuning: { batchSize: opts.batchSize, batchesInFlight: opts.batchesInFlight, keyConcurrency: opts.keyConcurrency },
+    maxOperationsPer10s: opts.maxOpsPer10s,
+    stateDir: opts.stateDir,
+  });
+}
+
+async function openStore(opts: SharedOptions): Promise<BackupStore> {
+  if (!opts.storage) throw new UsageError("--storage is required (or set KVBACKUP_STORAGE): a connection string, a blob account URL or a folder");
+  if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(opts.container)) {
+    throw new UsageError(`--container: "${opts.container}" is not a valid container name (3-63 lowercase letters, digits and single hyphens)`);
+  }
+  const store = openBackupStore({ storage: opts.storage, container: opts.container, credential: new DefaultAzureCredential() });
+  return store;
+}
+
+async function follow<T>(
+  runtime: LocalRuntime,
+  handle: { jobId: string; result: Promise<{ status: import("../local/durable-host").OrchestrationStatus; output: T | undefined }> },
+  label: string,
+  json: boolean,
+  io: Io,
+) {
+  const reporter = createProgressReporter(label, io.stderr, json);
+  const unsubscribe = runtime.host.onStatusChange((s: { instanceId: string }) => {
+    if (s.instanceId === handle.jobId) reporter.update(runtime.progress(handle.jobId));
+  });
+  try {
+    return await handle.result;
+  } finally {
+    unsubscribe();
+    reporter.update(runtime.progress(handle.jobId));
+    reporter.stop();
+  }
+}
+
+function fail(io: Io, opts: SharedOptions, jobId: string, message: string): void {
+  const line = message.split("\n")[0]!;
+  if (opts.json) io.stdout.write(JSON.stringify({ jobId, status: "Failed", error: line }) + "\n");
+  io.stderr.write(`kvbackup: job ${jobId} failed: ${line}\n`);
+}
+
+function printBackup(io: Io, json: boolean, jobId: string, s: BackupSummary): void {
+  if (json) {
+    io.stdout.write(JSON.stringify({ jobId, ...s }, null, 2) + "\n");
+    return;
+  }
+  io.stdout.write(
+    [
+      `backup set ${s.backupSetId} (${s.state})`,
+      `  vault     ${s.vaultUrl}`,
+      `  keys      ${s.keys.succeeded} backed up, ${s.keys.failed} failed, ${s.keys.skipped} skipped, of ${s.keys.total}`,
+      `  versions  ${s.versions}`,
+      `  bytes     ${s.bytes}`,
+      ...s.failures.map((f) => `  failed    ${f.name}: ${f.reason}`),
+    ].join("\n") + "\n",
+  );
+}
+
+function printRestore(io: Io, json: boolean, jobId: string, s: RestoreSummary): void {
+  if (json) {
+    io.stdout.write(JSON.stringify({ jobId, ...s }, null, 2) + "\n");
+    return;
+  }
+  const lines = [`${s.dryRun ? "restore plan" : "restore"} of ${s.backupSetId} into ${s.targetVaultUrl}`];
+  if (s.plan && s.dryRun) {
+    lines.push(
+      `  to restore        ${s.plan.toRestoreCount}`,
+      `  already present   ${s.plan.alreadyPresent.length}${s.plan.alreadyPresent.length ? `: ${s.plan.alreadyPresent.slice(0, 20).join(", ")}` : ""}`,
+      `  soft-deleted      ${s.plan.softDeleted.length}${s.plan.softDeleted.length ? `: ${s.plan.softDeleted.slice(0, 20).join(", ")}` : ""}`,
+      `  missing/damaged   ${s.plan.missingOrDamaged.length}`,
+      ...s.plan.missingOrDamaged.map((k) => `    ${k.name}: ${k.reason}`),
+    );
+  } else {
+    lines.push(`  keys  ${s.keys.succeeded} restored, ${s.keys.skipped} skipped, ${s.keys.failed} failed, of ${s.keys.total}`);
+    lines.push(...s.skipped.map((k) => `  skipped  ${k.name}: ${k.reason}`), ...s.failures.map((k) => `  failed   ${k.name}: ${k.reason}`));
+  }
+  io.stdout.write(lines.join("\n") + "\n");
+}
+
+function readEmulatorCa(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    const pem = readFileSync(path, "utf8");
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--emulator-ca: ${path} is not a PEM certificate`);
+    return pem;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+function checkEndpoint(flag: string, value: string, allowLoopback: boolean): void {
+  const problem = endpointProblem(value, "any", { allowLoopback });
+  if (problem) throw new UsageError(`${flag}: "${value.slice(0, 100)}" ${problem}`);
+}
+
+function checkGlobs(globs: string[], flag: string): void {
+  for (const glob of globs) {
+    const parsed = globSchema.safeParse(glob);
+    if (!parsed.success) throw new UsageError(`${flag}: "${glob.slice(0, 100)}" ${parsed.error.issues[0]!.message}`);
+  }
+}
+
+function checkJobId(jobId: string | undefined): string | undefined {
+  if (jobId === undefined) return undefined;
+  const parsed = jobIdSchema.safeParse(jobId);
+  if (!parsed.success) throw new UsageError(`--job-id: ${parsed.error.issues[0]!.message}`);
+  return jobId;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(flag: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function nonNegativeInt(flag: string, min: number, max: number) {
+  return positiveInt(flag, min, max);
+}

@@ -1,0 +1,100 @@
+import { z } from "zod";
+import type { JobTuning } from "./contracts";
+import { DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "./tuning";
+import { endpointProblem } from "./validation";
+
+/**
+ * Every setting of the Functions app, read once and checked together: a misconfigured app reports
+ * all of its problems in one error at start, not one per deploy. Documented in
+ * local.settings.sample.json and the README.
+ */
+export interface KvBackupConfig {
+  /** Where backup sets go: a blob account URL (managed identity) or a connection string (Azurite). */
+  readonly storage: string;
+  readonly container: string;
+  /** Vaults and HSMs a request may name; anything else is refused before any request leaves the app. */
+  readonly allowedVaults: readonly string[];
+  readonly allowedHsms: readonly string[];
+  readonly tuning: JobTuning;
+  readonly maxOperationsPer10s: number;
+  /** NCRONTAB (six fields) of the scheduled backup. */
+  readonly schedule: string;
+  readonly retention: { readonly days: number; readonly keepMinComplete: number; readonly dryRun: boolean };
+  /** PEM file of the local emulator's certificate; set only when running against the emulator. */
+  readonly emulatorCaPath?: string;
+}
+
+export class ConfigurationError extends Error {
+  override readonly name = "ConfigurationError";
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be from ${min} to ${max}`);
+
+const list = z
+  .string()
+  .transform((s) => s.split(/[,;\s]+/).map((x) => x.trim().replace(/\/+$/, "").toLowerCase()).filter(Boolean));
+
+const schema = z.object({
+  KVBACKUP_STORAGE: z.string().min(1, "is required (blob account URL or connection string)").optional(),
+  AzureWebJobsStorage: z.string().optional(),
+  KVBACKUP_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, "is not a valid container name").default("kvbackup"),
+  KVBACKUP_ALLOWED_VAULTS: list.default([]),
+  KVBACKUP_ALLOWED_HSMS: list.default([]),
+  KVBACKUP_BATCH_SIZE: int(1, 1000).optional(),
+  KVBACKUP_BATCHES_IN_FLIGHT: int(1, 256).optional(),
+  KVBACKUP_KEY_CONCURRENCY: int(1, 256).optional(),
+  KVBACKUP_MAX_OPS_PER_10S: int(0, 1_000_000).optional(),
+  KVBACKUP_SCHEDULE: z
+    .string()
+    .refine((s) => s.trim().split(/\s+/).length === 6, "must be an NCRONTAB expression with six fields ({second} {minute} {hour} {day} {month} {day-of-week})")
+    .default("0 0 2 * * *"),
+  KVBACKUP_RETENTION_DAYS: int(1, 36500).default(30),
+  KVBACKUP_RETENTION_MIN_COMPLETE: int(1, 1000).default(7),
+  KVBACKUP_RETENTION_DRY_RUN: z.enum(["true", "false"]).default("false"),
+  KVBACKUP_EMULATOR_CA: z.string().optional(),
+});
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): KvBackupConfig {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== "")));
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigurationError(problems);
+  }
+  const s = parsed.data;
+  const storage = s.KVBACKUP_STORAGE ?? s.AzureWebJobsStorage;
+  if (!storage) problems.push("KVBACKUP_STORAGE: is required (blob account URL or connection string); AzureWebJobsStorage is used when it is a connection string");
+  const allowLoopback = s.KVBACKUP_EMULATOR_CA !== undefined;
+  for (const vault of s.KVBACKUP_ALLOWED_VAULTS) {
+    const problem = endpointProblem(vault, "vault", { allowLoopback });
+    if (problem) problems.push(`KVBACKUP_ALLOWED_VAULTS: "${vault}" ${problem}`);
+  }
+  for (const hsm of s.KVBACKUP_ALLOWED_HSMS) {
+    const problem = endpointProblem(hsm, "hsm", { allowLoopback });
+    if (problem) problems.push(`KVBACKUP_ALLOWED_HSMS: "${hsm}" ${problem}`);
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return {
+    storage: storage!,
+    container: s.KVBACKUP_CONTAINER,
+    allowedVaults: s.KVBACKUP_ALLOWED_VAULTS,
+    allowedHsms: s.KVBACKUP_ALLOWED_HSMS,
+    tuning: {
+      batchSize: s.KVBACKUP_BATCH_SIZE ?? DEFAULT_TUNING.batchSize,
+      batchesInFlight: s.KVBACKUP_BATCHES_IN_FLIGHT ?? DEFAULT_TUNING.batchesInFlight,
+      keyConcurrency: s.KVBACKUP_KEY_CONCURRENCY ?? DEFAULT_TUNING.keyConcurrency,
+    },
+    maxOperationsPer10s: s.KVBACKUP_MAX_OPS_PER_10S ?? DEFAULT_MAX_OPERATIONS_PER_10S,
+    schedule: s.KVBACKUP_SCHEDULE,
+    retention: { days: s.KVBACKUP_RETENTION_DAYS, keepMinComplete: s.KVBACKUP_RETENTION_MIN_COMPLETE, dryRun: s.KVBACKUP_RETENTION_DRY_RUN === "true" },
+    emulatorCaPath: s.KVBACKUP_EMULATOR_CA,
+  };
+}

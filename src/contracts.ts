@@ -1,0 +1,202 @@
+/**
+ * The one contract between orchestrators and activities: their names and their typed inputs and
+ * outputs. Orchestrators import this module and durable-functions only; activities implement it.
+ *
+ * Everything here travels through orchestration history (plain text in the task hub), so it holds
+ * counts, indexes and names, never secrets and never thousands of per-key records.
+ */
+
+export const OrchestratorNames = {
+  vaultBackup: "vaultBackupOrchestrator",
+  vaultRestore: "vaultRestoreOrchestrator",
+} as const;
+
+export const ActivityNames = {
+  takeKeyInventory: "takeKeyInventory",
+  backupKeyBatch: "backupKeyBatch",
+  writeBackupManifest: "writeBackupManifest",
+  planRestore: "planRestore",
+  restoreKeyBatch: "restoreKeyBatch",
+} as const;
+
+/** How a bulk job spreads its work; tuned defaults live in src/tuning.ts. */
+export interface JobTuning {
+  /** Keys per batch activity. */
+  readonly batchSize: number;
+  /** Batch activities running at once for one job. */
+  readonly batchesInFlight: number;
+  /** Key Vault calls running at once inside one batch activity. */
+  readonly keyConcurrency: number;
+}
+
+/** Retry of a whole batch activity (storage down, process crash); per-key retries happen inside. */
+export interface ActivityRetryPolicy {
+  readonly firstRetryIntervalMs: number;
+  readonly maxAttempts: number;
+  readonly backoffCoefficient: number;
+  readonly maxRetryIntervalMs: number;
+}
+
+// ---------------------------------------------------------------- vault backup
+
+export interface VaultBackupInput {
+  readonly vaultUrl: string;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly tuning: JobTuning;
+  readonly retry: ActivityRetryPolicy;
+}
+
+export interface TakeKeyInventoryInput {
+  readonly jobId: string;
+  readonly vaultUrl: string;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  /** ISO time the job started (from the orchestration clock); names the backup set folder. */
+  readonly startedAt: string;
+  readonly batchSize: number;
+}
+
+export interface KeyInventorySummary {
+  readonly backupSetId: string;
+  /** Keys matching the filters, including the certificate-backed ones that will be skipped. */
+  readonly keysMatched: number;
+  /** Keys to back up (matched minus skipped). */
+  readonly keysToBackUp: number;
+  /** Certificate-backed keys: the service refuses their backup as keys. */
+  readonly keysSkipped: number;
+  readonly batchCount: number;
+}
+
+export interface BackupKeyBatchInput {
+  readonly jobId: string;
+  readonly backupSetId: string;
+  readonly vaultUrl: string;
+  readonly batchIndex: number;
+  readonly keyConcurrency: number;
+}
+
+export interface BatchCounts {
+  readonly batchIndex: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly bytes: number;
+}
+
+export interface WriteBackupManifestInput {
+  readonly jobId: string;
+  readonly backupSetId: string;
+  readonly vaultUrl: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  /** Batches whose activity failed every attempt, with the last error: their keys are recorded as failed. */
+  readonly failedBatches: readonly { readonly batchIndex: number; readonly reason: string }[];
+}
+
+export interface BackupSummary {
+  readonly backupSetId: string;
+  readonly vaultUrl: string;
+  readonly state: BackupSetState;
+  readonly keys: { readonly total: number; readonly succeeded: number; readonly failed: number; readonly skipped: number };
+  readonly versions: number;
+  readonly bytes: number;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  /** Names and reasons of the keys that failed (bounded; the manifest has them all). */
+  readonly failures: readonly KeyIssue[];
+}
+
+export type BackupSetState = "complete" | "partial" | "incomplete";
+
+export interface KeyIssue {
+  readonly name: string;
+  readonly reason: string;
+}
+
+// ---------------------------------------------------------------- vault restore
+
+export type ConflictPolicy = "skip" | "fail";
+
+export interface VaultRestoreInput {
+  readonly backupSetId: string;
+  /** Target vault; planRestore resolves the default (the source vault of the set). */
+  readonly targetVaultUrl?: string;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly dryRun: boolean;
+  readonly onConflict: ConflictPolicy;
+  readonly tuning: JobTuning;
+  readonly retry: ActivityRetryPolicy;
+}
+
+export interface PlanRestoreInput {
+  readonly jobId: string;
+  readonly backupSetId: string;
+  readonly targetVaultUrl?: string;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  /** A dry run reads and checks every blob; a real run leaves that to the batches. */
+  readonly verifyBlobs: boolean;
+  readonly batchSize: number;
+}
+
+export interface RestorePlan {
+  readonly backupSetId: string;
+  readonly sourceVaultUrl: string;
+  readonly targetVaultUrl: string;
+  /** Keys of the set that match the filters and were backed up successfully. */
+  readonly keysSelected: number;
+  readonly toRestoreCount: number;
+  /** The names to restore: listed for a dry run only (a real run keeps history small; the batches know them). */
+  readonly toRestore: readonly string[];
+  readonly alreadyPresent: readonly string[];
+  readonly softDeleted: readonly string[];
+  /** In the selection but without a usable backup: failed at backup time, blob missing or damaged. */
+  readonly missingOrDamaged: readonly KeyIssue[];
+  readonly batchCount: number;
+}
+
+export interface RestoreKeyBatchInput {
+  readonly jobId: string;
+  readonly backupSetId: string;
+  readonly targetVaultUrl: string;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly batchIndex: number;
+  readonly batchSize: number;
+  readonly keyConcurrency: number;
+  readonly onConflict: ConflictPolicy;
+}
+
+export interface RestoreBatchResult {
+  readonly batchIndex: number;
+  readonly restored: number;
+  readonly skipped: readonly KeyIssue[];
+  readonly failed: readonly KeyIssue[];
+}
+
+export interface RestoreSummary {
+  readonly backupSetId: string;
+  readonly targetVaultUrl: string;
+  readonly dryRun: boolean;
+  readonly plan?: RestorePlan;
+  readonly keys: { readonly total: number; readonly succeeded: number; readonly failed: number; readonly skipped: number };
+  readonly skipped: readonly KeyIssue[];
+  readonly failures: readonly KeyIssue[];
+  readonly startedAt: string;
+  readonly endedAt: string;
+}
+
+// ---------------------------------------------------------------- progress (custom status)
+
+export interface JobProgress {
+  readonly phase: "inventory" | "backup" | "manifest" | "plan" | "restore" | "done";
+  readonly keysTotal: number;
+  readonly keysDone: number;
+  readonly keysFailed: number;
+  readonly keysSkipped: number;
+  readonly bytes: number;
+  readonly batchesDone: number;
+  readonly batchCount: number;
+  readonly backupSetId?: string;
+}

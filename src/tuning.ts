@@ -1,0 +1,22 @@
+import type { ActivityRetryPolicy, JobTuning } from "./contracts";
+
+/**
+ * Defaults measured with `npm run bench` (see README "Performance"): big enough batches to keep
+ * orchestration history small, enough calls in flight to fill the vault's budget at ~20 ms latency.
+ */
+export const DEFAULT_TUNING: JobTuning = {
+  batchSize: 100,
+  batchesInFlight: 8,
+  keyConcurrency: 16,
+};
+
+/** Key Vault's budget for RSA-2048/EC software keys; a vault with HSM keys allows 2,000. */
+export const DEFAULT_MAX_OPERATIONS_PER_10S = 4_000;
+
+/** Whole-activity retries (storage outage, crash); the SDK retries each Key Vault call first. */
+export const DEFAULT_ACTIVITY_RETRY: ActivityRetryPolicy = {
+  firstRetryIntervalMs: 2_000,
+  maxAttempts: 5,
+  backoffCoefficient: 2,
+  maxRetryIntervalMs: 60_000,
+};
