@@ -69,7 +69,7 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
   const status = (phase: JobProgress["phase"]): JobProgress => ({
     phase,
     keysTotal: plan.keysSelected,
-    keysDone: restored + skipped.length + failures.length,
+    keysDone: restored + failures.length,
     keysFailed: failures.length,
     keysSkipped: skipped.length,
     bytes: 0,
@@ -113,6 +113,8 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
   }
 
   context.df.setCustomStatus(status("done"));
+  skipped.sort(byName);
+  failures.sort(byName);
   return {
     backupSetId: plan.backupSetId,
     targetVaultUrl: plan.targetVaultUrl,
@@ -127,4 +129,8 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
 
 function emptyProgress(phase: JobProgress["phase"]): JobProgress {
   return { phase, keysTotal: 0, keysDone: 0, keysFailed: 0, keysSkipped: 0, bytes: 0, batchesDone: 0, batchCount: 0 };
+}
+
+function byName(a: KeyIssue, b: KeyIssue): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -9,6 +9,8 @@
 export const OrchestratorNames = {
   vaultBackup: "vaultBackupOrchestrator",
   vaultRestore: "vaultRestoreOrchestrator",
+  hsmBackup: "hsmBackupOrchestrator",
+  hsmRestore: "hsmRestoreOrchestrator",
 } as const;
 
 export const ActivityNames = {
@@ -17,6 +19,9 @@ export const ActivityNames = {
   writeBackupManifest: "writeBackupManifest",
   planRestore: "planRestore",
   restoreKeyBatch: "restoreKeyBatch",
+  startHsmBackup: "startHsmBackup",
+  startHsmRestore: "startHsmRestore",
+  getHsmJobStatus: "getHsmJobStatus",
 } as const;
 
 /** How a bulk job spreads its work; tuned defaults live in src/tuning.ts. */
@@ -199,4 +204,77 @@ export interface JobProgress {
   readonly batchesDone: number;
   readonly batchCount: number;
   readonly backupSetId?: string;
+}
+
+// ---------------------------------------------------------------- Managed HSM (service-side long-running jobs)
+
+/** How the orchestrator polls a Managed HSM job with durable timers. */
+export interface HsmPollingPolicy {
+  readonly initialIntervalMs: number;
+  readonly maxIntervalMs: number;
+  readonly backoffCoefficient: number;
+  /** Overall limit: the job is given up (and the orchestration fails) after this long. */
+  readonly timeoutMs: number;
+}
+
+export interface HsmBackupInput {
+  readonly hsmUrl: string;
+  /** Blob container URL the HSM writes its backup folder into (no SAS: the activity mints one if configured). */
+  readonly containerUrl: string;
+  readonly polling: HsmPollingPolicy;
+}
+
+export interface HsmRestoreInput {
+  readonly hsmUrl: string;
+  /** URL of the backup folder (`<container URL>/mhsm-<name>-<YYYYMMDDHHmmss>`). */
+  readonly folderUrl: string;
+  /** Restore this key only (selective key restore); all keys when absent. */
+  readonly keyName?: string;
+  readonly polling: HsmPollingPolicy;
+}
+
+export type HsmJobState = "InProgress" | "Succeeded" | "Failed" | "Canceled";
+
+export interface HsmJobStatus {
+  readonly operation: "backup" | "restore" | "selectiveRestore";
+  readonly jobId: string;
+  readonly status: HsmJobState;
+  readonly statusDetails?: string;
+  readonly error?: { readonly code: string; readonly message: string };
+  /** ISO times. */
+  readonly startTime?: string;
+  readonly endTime?: string;
+  /** For a backup: the folder URL the HSM wrote (no SAS). */
+  readonly folderUrl?: string;
+  /** The service's Retry-After, in seconds, when it sent one. */
+  readonly retryAfterSeconds?: number;
+}
+
+export interface GetHsmJobStatusInput {
+  readonly hsmUrl: string;
+  readonly operation: HsmJobStatus["operation"];
+  readonly jobId: string;
+}
+
+export interface HsmJobSummary {
+  readonly hsmUrl: string;
+  readonly operation: HsmJobStatus["operation"];
+  readonly jobId: string;
+  readonly status: HsmJobState;
+  readonly folderUrl?: string;
+  readonly keyName?: string;
+  readonly startTime?: string;
+  readonly endTime?: string;
+  readonly polls: number;
+}
+
+/** Custom status of an HSM orchestration. */
+export interface HsmProgress {
+  readonly phase: "starting" | "polling" | "done";
+  readonly operation: HsmJobStatus["operation"];
+  readonly hsmJobId?: string;
+  readonly status?: HsmJobState;
+  readonly statusDetails?: string;
+  readonly polls: number;
+  readonly nextPollAt?: string;
 }

@@ -23,7 +23,8 @@ export interface ActivityDependencies {
   readonly log?: ActivityLogger;
 }
 
-export type ActivityHandlers = Record<(typeof ActivityNames)[keyof typeof ActivityNames], (input: any) => Promise<unknown>>;
+export type ActivityName = (typeof ActivityNames)[keyof typeof ActivityNames];
+export type ActivityHandlers = Partial<Record<ActivityName, (input: any) => Promise<unknown>>>;
 
 export function createActivityHandlers(deps: ActivityDependencies): ActivityHandlers {
   const reader = new BackupSetReader(deps.store);

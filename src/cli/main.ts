@@ -26,14 +26,19 @@ interface SharedOptions {
   maxOpsPer10s?: number;
 }
 
-interface Io {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
+/** Where the command writes; tests pass plain collectors. */
+export interface Io {
+  stdout: OutputStream;
+  stderr: OutputStream;
+}
+
+export interface OutputStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
 }
 
 /** Entry point of the `kvbackup` command; resolves to the exit code. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = buildProgram(io, (code) => (exitCode = code), argv);
   try {

@@ -7,12 +7,12 @@ export interface ProgressReporter {
   stop(): void;
 }
 
-export function createProgressReporter(label: string, stream: NodeJS.WriteStream = process.stderr, quiet = false): ProgressReporter {
+export function createProgressReporter(label: string, stream: { write(text: string): unknown; isTTY?: boolean } = process.stderr, quiet = false): ProgressReporter {
   if (quiet) return { update() {}, stop() {} };
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        stream,
+        stream: stream as NodeJS.WriteStream,
         format: `${label} [{bar}] {percentage}% | {value}/{total} keys | {failed} failed | {phase}`,
         hideCursor: true,
         clearOnComplete: false,

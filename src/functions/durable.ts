@@ -34,5 +34,11 @@ function activityHandlers(context: InvocationContext): ActivityHandlers {
 }
 
 for (const name of Object.values(ActivityNames)) {
-  df.app.activity(name, { handler: (input: unknown, context: InvocationContext) => activityHandlers(context)[name](input) });
+  df.app.activity(name, {
+    handler: (input: unknown, context: InvocationContext) => {
+      const handler = activityHandlers(context)[name];
+      if (!handler) throw new Error(`activity ${name} is not available in this deployment`);
+      return handler(input);
+    },
+  });
 }

@@ -1,0 +1,113 @@
+/**
+ * `kvbackup emulator`: runs the emulator in the foreground. Prints one JSON line when ready
+ * (what a script needs to point a client at it) and stops cleanly on SIGINT/SIGTERM.
+ */
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { startEmulator } from "./index";
+import type { EmulatorOptions } from "./types";
+
+export interface EmulatorCliIo {
+  /** Receives the ready line (without newline handling: the line ends with "\n"). */
+  readonly stdout?: (text: string) => void;
+  readonly stderr?: (text: string) => void;
+  /** Stops the emulator like a signal would (for in-process callers and tests). */
+  readonly signal?: AbortSignal;
+}
+
+/** Exit codes: 0 after a clean stop, 1 when the emulator could not start, 2 for bad flags. */
+export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo = {}): Promise<number> {
+  const out = io.stdout ?? ((t: string) => void process.stdout.write(t));
+  const err = io.stderr ?? ((t: string) => void process.stderr.write(t));
+
+  let errText = "";
+  const program = new Command("kvbackup emulator")
+    .description("Run a local Azure Key Vault emulator over HTTPS until SIGINT/SIGTERM.")
+    .option("--port <n>", "port on 127.0.0.1 (0 = a free port)", intIn(0, 65535), 0)
+    .option("--keys <n>", "keys to seed into an empty vault", intIn(0, 10_000_000), 0)
+    .option("--versions <n>", "versions per seeded key", intIn(1, 10_000), 1)
+    .option("--throttle <ops>", "operations per 10 s before 429 (0 = unlimited)", intIn(0, 100_000_000))
+    .option("--latency-ms <ms>", "delay added to every answer", intIn(0, 600_000))
+    .option("--state-dir <dir>", "keep the certificate and the vault state here")
+    .option("--error503-rate <r>", "share of requests answered 503 (0..1)", fraction)
+    .option("--drop-rate <r>", "share of connections dropped without answer (0..1)", fraction)
+    .option("--seed <n>", "seed for reproducible fault injection", intIn(0, 2 ** 31 - 1))
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: (t) => void (errText += t) });
+
+  let opts: {
+    port: number;
+    keys: number;
+    versions: number;
+    throttle?: number;
+    latencyMs?: number;
+    stateDir?: string;
+    error503Rate?: number;
+    dropRate?: number;
+    seed?: number;
+  };
+  try {
+    program.parse([...argv], { from: "user" });
+    opts = program.opts();
+  } catch (e) {
+    if (e instanceof CommanderError && (e.code === "commander.helpDisplayed" || e.code === "commander.help")) return 0;
+    const line = (errText || (e as Error).message).split("\n").find((l) => l.trim() !== "") ?? "invalid arguments";
+    err(`kvbackup emulator: ${line.replace(/^error:\s*/, "")}\n`);
+    return 2;
+  }
+
+  const options: EmulatorOptions = {
+    port: opts.port,
+    keys: opts.keys,
+    versions: opts.versions,
+    ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
+    ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
+    ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    faults: {
+      ...(opts.error503Rate !== undefined ? { error503Rate: opts.error503Rate } : {}),
+      ...(opts.dropRate !== undefined ? { dropRate: opts.dropRate } : {}),
+    },
+  };
+
+  let emulator;
+  try {
+    emulator = await startEmulator(options);
+  } catch (e) {
+    err(`kvbackup emulator: could not start: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  const stopRequested = new Promise<void>((resolve) => {
+    const onSignal = (): void => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      io.signal?.removeEventListener("abort", onSignal);
+      resolve();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    if (io.signal?.aborted) onSignal();
+    else io.signal?.addEventListener("abort", onSignal);
+  });
+
+  out(`${JSON.stringify({ vaultUrl: emulator.vaultUrl, caCertPath: emulator.caCertPath })}\n`);
+  await stopRequested;
+  await emulator.stop();
+  return 0;
+}
+
+function intIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`Expected an integer from ${min} to ${max}.`);
+    }
+    return n;
+  };
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError("Expected a number from 0 to 1.");
+  return n;
+}

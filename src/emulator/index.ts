@@ -1,0 +1,142 @@
+/**
+ * Local Azure Key Vault emulator that the real @azure/keyvault-keys KeyClient talks to over
+ * HTTPS. Layers, so a Managed HSM listener can be added later without touching the vault logic:
+ *   KeyStore (records) -> VaultService (Keys API rules, ServiceProfile) -> VaultListener (HTTPS,
+ *   challenge auth, knobs). An HSM would be a VaultListener over a VaultService built with
+ *   MANAGED_HSM_PROFILE (challenge resource https://managedhsm.azure.net), plus the HSM-only
+ *   full backup/restore routes.
+ *
+ * Client side: new KeyClient(vaultUrl, anyTokenCredential, { disableChallengeResourceVerification:
+ * true, tlsOptions: { ca: caCert } }).
+ */
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { BackupCipher } from "./backup-cipher";
+import { loadOrCreateCertificate } from "./cert";
+import { MaterialPool } from "./key-material";
+import { KeyStore } from "./key-store";
+import { applyKnobs, defaultKnobs } from "./knobs";
+import { StatePersister } from "./persist";
+import { VAULT_PROFILE, VaultService } from "./vault-service";
+import { VaultListener } from "./vault-listener";
+import type { AddVaultOptions, EmulatedVault, EmulatorKnobs, EmulatorOptions, KnobsPatch, RunningEmulator } from "./types";
+
+export * from "./types";
+export { DEFAULT_GEOGRAPHY_SECRET } from "./backup-cipher";
+export { DEFAULT_THROTTLE } from "./knobs";
+export { MANAGED_HSM_PROFILE, MAX_BACKUP_VERSIONS, SUPPORTED_API_VERSIONS, VAULT_PROFILE } from "./vault-service";
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const emulator = new Emulator(options);
+  try {
+    await emulator.init();
+  } catch (err) {
+    await emulator.stop();
+    throw err;
+  }
+  return emulator;
+}
+
+class Emulator implements RunningEmulator {
+  private readonly listeners: VaultListener[] = [];
+  private readonly cipher: BackupCipher;
+  private readonly pool = new MaterialPool();
+  private knobsValue: EmulatorKnobs;
+  private tempDir: string | undefined;
+  private cert: { certPem: string; keyPem: string; certPath: string } | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: EmulatorOptions) {
+    this.cipher = new BackupCipher(options.geographySecret);
+    this.knobsValue = applyKnobs(defaultKnobs(), {
+      ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
+      ...(options.throttle !== undefined ? { throttle: options.throttle } : {}),
+      ...(options.faults ? { faults: options.faults } : {}),
+    });
+  }
+
+  async init(): Promise<void> {
+    let dir = this.options.stateDir;
+    if (dir === undefined) {
+      this.tempDir = await fs.mkdtemp(path.join(os.tmpdir(), "kvbackup-emulator-"));
+      dir = this.tempDir;
+    }
+    this.cert = await loadOrCreateCertificate(dir);
+    await this.addVault({
+      name: "vault",
+      ...(this.options.port !== undefined ? { port: this.options.port } : {}),
+      ...(this.options.keys !== undefined ? { keys: this.options.keys } : {}),
+      ...(this.options.versions !== undefined ? { versions: this.options.versions } : {}),
+    });
+  }
+
+  get vault(): EmulatedVault {
+    return this.listeners[0]!;
+  }
+
+  get vaults(): readonly EmulatedVault[] {
+    return [...this.listeners];
+  }
+
+  get vaultUrl(): string {
+    return this.vault.url;
+  }
+
+  get caCertPath(): string {
+    return this.cert!.certPath;
+  }
+
+  get caCert(): string {
+    return this.cert!.certPem;
+  }
+
+  async addVault(options: AddVaultOptions = {}): Promise<EmulatedVault> {
+    if (this.stopping) throw new Error("the emulator is stopped");
+    if (!this.cert) throw new Error("the emulator is not started");
+    const store = new KeyStore();
+    const name = options.name ?? `vault-${this.listeners.length}`;
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`addVault: invalid name ${name}`);
+    let persister: StatePersister | undefined;
+    if (this.options.stateDir !== undefined) {
+      persister = new StatePersister(store, path.join(this.options.stateDir, `${name}.json`));
+      await persister.load();
+      store.onChange = () => persister!.schedule();
+    }
+    const service = new VaultService(store, VAULT_PROFILE, this.cipher, this.pool);
+    // Keys given at start seed an empty vault only: a reloaded state wins over re-seeding.
+    if (options.keys && store.liveCount === 0) {
+      await service.seed({ count: options.keys, versions: options.versions ?? 1 });
+    }
+    const listener = await VaultListener.start(
+      {
+        service,
+        certPem: this.cert.certPem,
+        keyPem: this.cert.keyPem,
+        knobs: applyKnobs(this.knobsValue, options.knobs),
+        // Each vault draws its own sequence, still reproducible from the one seed.
+        seed: this.options.seed === undefined ? undefined : this.options.seed + this.listeners.length,
+        maxBodyBytes: this.options.maxBodyBytes ?? DEFAULT_MAX_BODY,
+        ...(persister ? { persister } : {}),
+      },
+      options.port ?? 0,
+    );
+    this.listeners.push(listener);
+    return listener;
+  }
+
+  setKnobs(patch: KnobsPatch): void {
+    this.knobsValue = applyKnobs(this.knobsValue, patch);
+    for (const l of this.listeners) l.setKnobs(patch);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await Promise.all(this.listeners.map((l) => l.stop()));
+      if (this.tempDir) await fs.rm(this.tempDir, { recursive: true, force: true });
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Real key material from node:crypto, kept as JWK fields. Generation is async (thread pool) so a
+ * create of an RSA-4096 key does not stall every other request.
+ */
+import { createPrivateKey, generateKeyPair, type JsonWebKey as NodeJwk } from "node:crypto";
+import { promisify } from "node:util";
+import type { KeyMaterial } from "./key-store";
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** Service curve names and node:crypto's. */
+const CURVES: Readonly<Record<string, string>> = {
+  "P-256": "prime256v1",
+  "P-384": "secp384r1",
+  "P-521": "secp521r1",
+  "P-256K": "secp256k1",
+};
+export const SUPPORTED_CURVES = Object.keys(CURVES);
+export const SUPPORTED_RSA_SIZES = [2048, 3072, 4096];
+
+const RSA_FIELDS = ["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;
+const EC_FIELDS = ["crv", "x", "y", "d"] as const;
+
+export async function generateEcMaterial(crv: string): Promise<KeyMaterial> {
+  const namedCurve = CURVES[crv];
+  if (!namedCurve) throw new Error(`unsupported curve ${crv}`);
+  const { privateKey } = await generateKeyPairAsync("ec", { namedCurve });
+  return fromNodeJwk(privateKey.export({ format: "jwk" }), crv);
+}
+
+export async function generateRsaMaterial(modulusLength: number, publicExponent = 65537): Promise<KeyMaterial> {
+  const { privateKey } = await generateKeyPairAsync("rsa", { modulusLength, publicExponent });
+  return fromNodeJwk(privateKey.export({ format: "jwk" }));
+}
+
+/**
+ * Checks an imported JWK by loading it with node:crypto; returns the material or a reason.
+ * The key type may carry the -HSM suffix; the material itself is plain EC/RSA.
+ */
+export function importMaterial(jwk: Record<string, unknown>): KeyMaterial | string {
+  const kty = typeof jwk["kty"] === "string" ? jwk["kty"].replace(/-HSM$/, "") : "";
+  if (kty !== "EC" && kty !== "RSA") return `Key type '${String(jwk["kty"])}' cannot be imported into a vault.`;
+  const fields = kty === "EC" ? EC_FIELDS : RSA_FIELDS;
+  const out: Record<string, string> = { kty };
+  for (const f of fields) {
+    const v = jwk[f];
+    if (typeof v === "string" && v.length > 0) out[f] = v;
+  }
+  if (out["d"] === undefined) return "The imported key must include its private part (d).";
+  let crv: string | undefined;
+  if (kty === "EC") {
+    crv = out["crv"];
+    if (!crv || !CURVES[crv]) return `Curve '${String(jwk["crv"])}' is not supported.`;
+  }
+  try {
+    const nodeJwk: NodeJwk = { ...out, ...(crv === "P-256K" ? { crv: "secp256k1" } : {}) };
+    const key = createPrivateKey({ key: nodeJwk, format: "jwk" });
+    // Re-export: keeps only what node:crypto understood, and fills CRT parts an RSA import omitted.
+    return fromNodeJwk(key.export({ format: "jwk" }), crv);
+  } catch (err) {
+    return `The key material is not a valid ${kty} private key: ${(err as Error).message}`;
+  }
+}
+
+function fromNodeJwk(jwk: NodeJwk, serviceCrv?: string): KeyMaterial {
+  if (jwk.kty === "EC") {
+    return { kty: "EC", crv: serviceCrv ?? jwk.crv!, x: jwk.x!, y: jwk.y!, d: jwk.d! };
+  }
+  return {
+    kty: "RSA",
+    n: jwk.n!,
+    e: jwk.e!,
+    d: jwk.d!,
+    p: jwk.p!,
+    q: jwk.q!,
+    dp: jwk.dp!,
+    dq: jwk.dq!,
+    qi: jwk.qi!,
+  };
+}
+
+/** The public half as the service shows it (no private fields ever leave the emulator). */
+export function publicFields(m: KeyMaterial): Record<string, string> {
+  return m.kty === "EC" ? { crv: m.crv!, x: m.x!, y: m.y! } : { n: m.n!, e: m.e! };
+}
+
+/** Size in bits, for the service's per-type limits and for info. */
+export function rsaBits(m: KeyMaterial): number | undefined {
+  if (m.kty !== "RSA" || !m.n) return undefined;
+  return Buffer.from(m.n, "base64url").length * 8;
+}
+
+/**
+ * A handful of key pairs reused across seeded keys: seeding thousands of keys must take seconds,
+ * and generating a pair per key would take minutes for RSA.
+ */
+export class MaterialPool {
+  private ec: Promise<KeyMaterial[]> | undefined;
+  private rsa: Promise<KeyMaterial[]> | undefined;
+
+  constructor(private readonly size = 4) {}
+
+  get(kty: "EC" | "RSA"): Promise<KeyMaterial[]> {
+    if (kty === "EC") {
+      this.ec ??= Promise.all(Array.from({ length: this.size }, () => generateEcMaterial("P-256")));
+      return this.ec;
+    }
+    this.rsa ??= Promise.all(Array.from({ length: Math.max(1, this.size >> 1) }, () => generateRsaMaterial(2048)));
+    return this.rsa;
+  }
+}

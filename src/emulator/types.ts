@@ -1,0 +1,132 @@
+/**
+ * Public shapes of the local Key Vault emulator. Kept apart from the implementation so callers
+ * (tests, the CLI, the bench) can import types without pulling in the server.
+ */
+
+/** Fault injection, as fractions of authenticated requests (0..1). */
+export interface FaultKnobs {
+  /** Share of requests answered 503 ServiceUnavailable with a Retry-After. */
+  readonly error503Rate: number;
+  /** Share of requests whose connection is destroyed without an answer. */
+  readonly dropRate: number;
+  /** Retry-After (whole seconds) sent with injected 503s. */
+  readonly retryAfterSeconds: number;
+}
+
+export interface EmulatorKnobs {
+  /** Delay added before each answer. */
+  readonly latencyMs: number;
+  /** Operations admitted per vault in any 10 s window (the service counts per 10 s). */
+  readonly throttle: number;
+  readonly faults: FaultKnobs;
+}
+
+/** What setKnobs accepts: any subset, faults merged field by field. */
+export interface KnobsPatch {
+  readonly latencyMs?: number;
+  readonly throttle?: number;
+  readonly faults?: Partial<FaultKnobs>;
+}
+
+export interface VaultStats {
+  /** Every request that reached the handler, whatever its answer. */
+  readonly requests: number;
+  /** 401 challenges sent (requests without a bearer token). */
+  readonly challenges: number;
+  readonly throttled429: number;
+  readonly unavailable503: number;
+  readonly dropped: number;
+  /** Authenticated requests per operation name (e.g. backupKey, restoreKey, getKeys). */
+  readonly operations: Readonly<Record<string, number>>;
+}
+
+export type SeedKeyType = "EC" | "RSA";
+
+export interface SeedKeysOptions {
+  readonly count: number;
+  /** Versions per key (default 1). */
+  readonly versions?: number;
+  /** Names are `${prefix}-${index}` with the index zero-padded (default prefix "key"). */
+  readonly prefix?: string;
+  /** First index (default 0), so several batches can share a prefix. */
+  readonly startIndex?: number;
+  /** EC P-256 (default) or RSA 2048; material comes from a small shared pool. */
+  readonly kty?: SeedKeyType;
+  /** Mark the keys as certificate-backed: listed with managed=true, backup refused with 403. */
+  readonly managed?: boolean;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** Which service a listener imitates; decides the challenge resource. */
+export type ServiceKind = "vault" | "managedHsm";
+
+export interface AddVaultOptions {
+  /** 0/undefined: a free port. */
+  readonly port?: number;
+  /** Names this vault's state file in stateDir (default: vault-<n>). */
+  readonly name?: string;
+  /** Overrides on top of the emulator-wide knobs. */
+  readonly knobs?: KnobsPatch;
+  /** Keys seeded at start (EC P-256). */
+  readonly keys?: number;
+  readonly versions?: number;
+}
+
+export interface EmulatorOptions {
+  /** 0/undefined: a free port. */
+  readonly port?: number;
+  /** Folder for the certificate and the vault state (JSON, written shortly after each change). */
+  readonly stateDir?: string;
+  /** Keys seeded into the first vault at start (EC P-256, names key-00000...). */
+  readonly keys?: number;
+  /** Versions per seeded key (default 1). */
+  readonly versions?: number;
+  readonly latencyMs?: number;
+  /** Operations per 10 s per vault (default 4000, the service's limit for software keys). */
+  readonly throttle?: number;
+  readonly faults?: Partial<FaultKnobs>;
+  /** Makes fault injection reproducible. */
+  readonly seed?: number;
+  /**
+   * Secret from which the backup encryption key is derived. Every emulator with the same secret
+   * restores the others' backups, as vaults of one geography do. A default is built in.
+   */
+  readonly geographySecret?: string;
+  /** Largest request body accepted (default 1 MiB). */
+  readonly maxBodyBytes?: number;
+}
+
+export interface EmulatedVault {
+  /** `https://127.0.0.1:PORT`, no trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  readonly kind: ServiceKind;
+  seedKeys(options: SeedKeysOptions): Promise<void>;
+  setKnobs(patch: KnobsPatch): void;
+  knobs(): EmulatorKnobs;
+  stats(): VaultStats;
+  resetStats(): void;
+  /** Names of live (not deleted) keys, sorted case-insensitively. */
+  listKeyNames(): string[];
+  listDeletedKeyNames(): string[];
+  /** Version ids of a live key, oldest first; undefined if there is no such key. */
+  listVersions(name: string): string[] | undefined;
+  /** Live key count, cheaper than listKeyNames().length. */
+  keyCount(): number;
+}
+
+export interface RunningEmulator {
+  readonly vaultUrl: string;
+  readonly caCertPath: string;
+  readonly caCert: string;
+  /** The first vault. */
+  readonly vault: EmulatedVault;
+  /** Every vault, the first included. */
+  readonly vaults: readonly EmulatedVault[];
+  /** Another vault on its own port: same certificate, same backup key, same knobs as a start. */
+  addVault(options?: AddVaultOptions): Promise<EmulatedVault>;
+  /** Changes the knobs of every vault, and of vaults added later. */
+  setKnobs(patch: KnobsPatch): void;
+  /** Closes every listener and writes pending state. Safe to call twice. */
+  stop(): Promise<void>;
+}

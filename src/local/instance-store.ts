@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { HistoryEvent, WireRetryOptions } from "./durable-protocol";
+import type { FailureDetails } from "./orchestrator-adapter";
+
+export type RuntimeStatus = "Pending" | "Running" | "Completed" | "Failed" | "Terminated" | "ContinuedAsNew";
+
+export interface HostMetrics {
+  /** Events in the current execution's history. */
+  historyEvents: number;
+  /** Calls into the orchestrator (replays), all executions. */
+  episodes: number;
+  /** Milliseconds spent inside the library's orchestrator handler, all executions. */
+  replayMs: number;
+  /** TaskScheduled events written, retries included. */
+  activitiesScheduled: number;
+  activitiesFailed: number;
+  timersCreated: number;
+  subOrchestrationsCreated: number;
+  /** 1 + the number of continueAsNew. */
+  executions: number;
+  /** Most completions handed to the orchestrator in one episode. */
+  maxEventsPerEpisode: number;
+  /** Milliseconds spent writing the state file. */
+  persistMs: number;
+}
+
+export interface OrchestrationStatus {
+  instanceId: string;
+  name: string;
+  runtimeStatus: RuntimeStatus;
+  input: unknown;
+  output: unknown;
+  customStatus: unknown;
+  createdTime: Date;
+  lastUpdatedTime: Date;
+  parentInstanceId?: string;
+  failureDetails?: FailureDetails;
+  metrics: HostMetrics;
+}
+
+/** What a retried call carries from one attempt to the next. */
+export interface RetryState {
+  kind: "activity" | "subOrchestration";
+  name: string;
+  input: string | undefined;
+  /** Instance id the orchestrator chose for a sub-orchestration, if any. */
+  childInstanceId?: string;
+  options: WireRetryOptions;
+  /** Attempts started so far. */
+  attempts: number;
+  firstAttemptAtMs: number;
+  /** Retry timeout passed: remaining attempts fail at once with the last error. */
+  expired: boolean;
+  lastReason?: string;
+  lastDetails?: string;
+}
+
+/** Work scheduled in history whose completion has not been written yet. */
+export type PendingWork =
+  | { kind: "activity"; name: string; input: string | undefined; retry?: RetryState }
+  | { kind: "timer"; fireAt: string; retry?: RetryState }
+  | { kind: "subOrchestration"; name: string; instanceId: string; input: string | undefined; retry?: RetryState };
+
+export interface ParentLink {
+  instanceId: string;
+  generation: number;
+  eventId: number;
+}
+
+/** One instance's state file, rewritten after every episode. */
+export interface StoredInstance {
+  format: typeof STORE_FORMAT;
+  status: Omit<OrchestrationStatus, "createdTime" | "lastUpdatedTime"> & { createdTime: string; lastUpdatedTime: string };
+  parent?: ParentLink;
+  /** Number of continueAsNew so far; completions of older executions are dropped. */
+  generation: number;
+  history: HistoryEvent[];
+  nextEventId: number;
+  /** Event id of each atomic action, in the library's order; -1 for actions without one. */
+  actionIds: number[];
+  pending: Array<[number, PendingWork]>;
+}
+
+export const STORE_FORMAT = "kvbackup-local-durable/1";
+
+export function stateFilePath(stateDir: string, instanceId: string): string {
+  // Sub-orchestration ids contain ':'; encoding keeps every id a single safe file name.
+  return join(stateDir, `${encodeURIComponent(instanceId)}.json`);
+}
+
+let tempCounter = 0;
+
+/** Write-then-rename, so a crash leaves either the previous state or the new one, never half a file. */
+export function writeStoredInstance(stateDir: string, stored: StoredInstance): void {
+  mkdirSync(stateDir, { recursive: true });
+  const target = stateFilePath(stateDir, stored.status.instanceId);
+  const temp = `${target}.${process.pid}.${++tempCounter}.tmp`;
+  try {
+    writeFileSync(temp, JSON.stringify(stored));
+    renameSync(temp, target);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Nothing to clean up.
+    }
+    throw error;
+  }
+}
+
+export function readStoredInstance(stateDir: string, instanceId: string): StoredInstance | undefined {
+  const path = stateFilePath(stateDir, instanceId);
+  if (!existsSync(path)) return undefined;
+  const stored = JSON.parse(readFileSync(path, "utf8")) as StoredInstance;
+  if (stored.format !== STORE_FORMAT) {
+    throw new Error(`${path} is not a local durable host state file of format ${STORE_FORMAT}`);
+  }
+  for (const event of stored.history) event.Timestamp = new Date(event.Timestamp as unknown as string);
+  return stored;
+}
+
+export function statusFromStored(stored: StoredInstance): OrchestrationStatus {
+  return {
+    ...stored.status,
+    createdTime: new Date(stored.status.createdTime),
+    lastUpdatedTime: new Date(stored.status.lastUpdatedTime),
+  };
+}

@@ -1,0 +1,52 @@
+import { runEmulatorCli } from "../../src/emulator/cli";
+import { emulatorClient } from "./helpers";
+import { promises as fs } from "node:fs";
+
+describe("kvbackup emulator CLI", () => {
+  it("when started with flags, it prints one ready line, serves the seeded vault, and returns 0 when stopped", async () => {
+    const stop = new AbortController();
+    let stdout = "";
+    let stderr = "";
+    let readyResolve: () => void = () => {};
+    const ready = new Promise<void>((r) => (readyResolve = r));
+    const exit = runEmulatorCli(["--port", "0", "--keys", "5", "--versions", "2", "--throttle", "1000", "--latency-ms", "1"], {
+      stdout: (t) => {
+        stdout += t;
+        readyResolve();
+      },
+      stderr: (t) => (stderr += t),
+      signal: stop.signal,
+    });
+    await ready;
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    const info = JSON.parse(lines[0]!) as { vaultUrl: string; caCertPath: string };
+    expect(Object.keys(info)).toEqual(["vaultUrl", "caCertPath"]);
+    expect(info.vaultUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+
+    const client = emulatorClient(info.vaultUrl, await fs.readFile(info.caCertPath, "utf8"));
+    const names: string[] = [];
+    for await (const p of client.listPropertiesOfKeys()) names.push(p.name);
+    expect(names).toHaveLength(5);
+
+    stop.abort();
+    await expect(exit).resolves.toBe(0);
+    expect(stderr).toBe("");
+  });
+
+  it.each([
+    [["--port", "abc"]],
+    [["--no-such-flag"]],
+    [["--keys", "-1"]],
+    [["--drop-rate", "2"]],
+    [["stray-argument"]],
+  ])("when given bad flags %j, it writes one line on stderr and returns 2", async (argv) => {
+    let stderr = "";
+    let stdout = "";
+    const code = await runEmulatorCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.endsWith("\n")).toBe(true);
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+});

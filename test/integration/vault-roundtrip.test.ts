@@ -1,0 +1,165 @@
+import { LocalRuntime } from "../../src/local/runtime";
+import { compareSnapshots, countVersions, snapshotVault } from "../../src/local/vault-snapshot";
+import { BackupSetPaths, manifestSchema, parseDocument, sha256Hex, vaultFolder } from "../../src/storage/backup-set";
+import type { BackupStore } from "../../src/storage/backup-store";
+import { startTestEnvironment, type TestEnvironment } from "../helpers/environment";
+
+/** Every object of a store, path → sha256: to prove that something wrote nothing. */
+async function storeContents(store: BackupStore): Promise<Map<string, string>> {
+  const contents = new Map<string, string>();
+  for await (const item of store.list("")) contents.set(item.path, sha256Hex(await store.read(item.path)));
+  return contents;
+}
+
+describe("vault backup and restore, end to end over Azurite and the emulator", () => {
+  let env: TestEnvironment;
+  let store: BackupStore;
+  let runtime: LocalRuntime;
+
+  beforeAll(async () => {
+    env = await startTestEnvironment({ latencyMs: 0 });
+    store = env.store("roundtrip");
+    runtime = new LocalRuntime({ store, emulatorCaCert: env.emulator.caCert });
+  });
+
+  afterAll(async () => {
+    await runtime?.close();
+    await env?.stop();
+  });
+
+  it("when 300 keys with 3 versions are backed up and restored into an empty vault, every version matches the original", async () => {
+    await env.emulator.vault.seedKeys({ count: 300, versions: 3, prefix: "rt", tags: { team: "a" } });
+    const source = env.keyClient(env.emulator.vaultUrl);
+    const original = await snapshotVault(source);
+    expect(original.size).toBe(300);
+
+    const backup = await (await runtime.startBackup({ vaultUrl: env.emulator.vaultUrl, include: [], exclude: [] })).result;
+    expect(backup.status.runtimeStatus).toBe("Completed");
+    const summary = backup.output!;
+    expect(summary.keys).toEqual({ total: 300, succeeded: 300, failed: 0, skipped: 0 });
+    expect(summary.versions).toBe(900);
+    expect(summary.state).toBe("complete");
+
+    // The manifest lists every key, and every blob's SHA-256 matches it.
+    const paths = new BackupSetPaths(vaultFolder(env.emulator.vaultUrl), summary.backupSetId);
+    const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
+    expect(manifest.keys.map((k) => k.name).sort()).toEqual([...original.keys()].sort());
+    for (const key of manifest.keys) {
+      if (key.result !== "succeeded") throw new Error(`${key.name} not backed up`);
+      expect(key.versionCount).toBe(3);
+      expect(sha256Hex(await store.read(key.blobPath))).toBe(key.sha256);
+    }
+
+    const target = await env.emulator.addVault();
+    const restore = await (
+      await runtime.startRestore({ backupSetId: summary.backupSetId, targetVaultUrl: target.url, include: [], exclude: [], dryRun: false, onConflict: "fail" })
+    ).result;
+    expect(restore.output?.keys).toEqual({ total: 300, succeeded: 300, failed: 0, skipped: 0 });
+    const restored = await snapshotVault(env.keyClient(target.url));
+    expect(countVersions(restored)).toBe(900);
+    expect(compareSnapshots(original, restored)).toEqual([]);
+  });
+
+  describe("with a small backup set", () => {
+    let backupSetId: string;
+    let paths: BackupSetPaths;
+    let vaultUrl: string;
+
+    beforeAll(async () => {
+      const vault = await env.emulator.addVault();
+      vaultUrl = vault.url;
+      await vault.seedKeys({ count: 12, versions: 2, prefix: "small" });
+      await vault.seedKeys({ count: 2, prefix: "cert", managed: true });
+      const backup = await (await runtime.startBackup({ vaultUrl, include: [], exclude: [] })).result;
+      backupSetId = backup.output!.backupSetId;
+      paths = new BackupSetPaths(vaultFolder(vaultUrl), backupSetId);
+    });
+
+    it("when keys back a certificate, they are recorded as skipped with the reason, not as failures", async () => {
+      const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
+      expect(manifest.counts).toMatchObject({ total: 14, succeeded: 12, failed: 0, skipped: 2 });
+      const skipped = manifest.keys.filter((k) => k.result === "skipped");
+      expect(skipped.map((k) => k.name)).toEqual(["cert-00000", "cert-00001"]);
+      expect(skipped[0]).toMatchObject({ reason: expect.stringContaining("certificate") });
+      expect(manifest.state).toBe("complete");
+    });
+
+    it("when it is a dry run, it returns the plan and writes nothing, to the vault or the store", async () => {
+      const before = await storeContents(store);
+      const target = await env.emulator.addVault();
+      await target.seedKeys({ count: 1, prefix: "small", startIndex: 3 });
+      const result = await (await runtime.startRestore({ backupSetId, targetVaultUrl: target.url, include: ["small-*"], exclude: [], dryRun: true, onConflict: "skip" })).result;
+      const plan = result.output!.plan!;
+      expect(plan.toRestoreCount).toBe(11);
+      expect(plan.toRestore).toHaveLength(11);
+      expect(plan.alreadyPresent).toEqual(["small-00003"]);
+      expect(target.listKeyNames()).toEqual(["small-00003"]);
+      expect(await storeContents(store)).toEqual(before);
+    });
+
+    it("when a name exists and the policy is skip, it is reported as skipped and the rest are restored", async () => {
+      const target = await env.emulator.addVault();
+      await target.seedKeys({ count: 1, prefix: "small", startIndex: 5 });
+      const result = await (await runtime.startRestore({ backupSetId, targetVaultUrl: target.url, include: ["small-*"], exclude: [], dryRun: false, onConflict: "skip" })).result;
+      expect(result.output!.keys).toEqual({ total: 12, succeeded: 11, failed: 0, skipped: 1 });
+      expect(result.output!.skipped).toEqual([{ name: "small-00005", reason: expect.stringContaining("already exists") }]);
+      expect(target.keyCount()).toBe(12);
+    });
+
+    it("when a name exists and the policy is fail, the job fails before changing anything", async () => {
+      const target = await env.emulator.addVault();
+      await target.seedKeys({ count: 1, prefix: "small", startIndex: 7 });
+      const result = await (await runtime.startRestore({ backupSetId, targetVaultUrl: target.url, include: [], exclude: [], dryRun: false, onConflict: "fail" })).result;
+      expect(result.status.runtimeStatus).toBe("Failed");
+      expect(result.status.failureDetails?.errorMessage).toContain("small-00007");
+      expect(target.listKeyNames()).toEqual(["small-00007"]);
+      expect(target.stats().operations["restoreKey"] ?? 0).toBe(0);
+    });
+
+    it("when a blob of the set is damaged, that key is refused and reported and the others restore", async () => {
+      const copyId = await copySetWithDamagedBlob(store, paths, "small-00002");
+      const target = await env.emulator.addVault();
+      const dry = await (await runtime.startRestore({ backupSetId: copyId, targetVaultUrl: target.url, include: ["small-*"], exclude: [], dryRun: true, onConflict: "skip" })).result;
+      expect(dry.output!.plan!.missingOrDamaged).toEqual([{ name: "small-00002", reason: expect.stringContaining("damaged") }]);
+
+      const result = await (await runtime.startRestore({ backupSetId: copyId, targetVaultUrl: target.url, include: ["small-*"], exclude: [], dryRun: false, onConflict: "skip" })).result;
+      expect(result.output!.keys).toEqual({ total: 12, succeeded: 11, failed: 1, skipped: 0 });
+      expect(result.output!.failures).toEqual([{ name: "small-00002", reason: expect.stringContaining("SHA-256") }]);
+      expect(target.listKeyNames()).not.toContain("small-00002");
+      expect(target.keyCount()).toBe(11);
+    });
+  });
+
+  it("when a key fails every retry, it is reported failed in the manifest and the set is partial", async () => {
+    const vault = await env.emulator.addVault();
+    await vault.seedKeys({ count: 3, prefix: "ok" });
+    // The service refuses to back up a key with more than 500 versions: a failure no retry fixes.
+    await vault.seedKeys({ count: 1, versions: 501, prefix: "huge" });
+    const backup = await (await runtime.startBackup({ vaultUrl: vault.url, include: [], exclude: [] })).result;
+    expect(backup.output!.keys).toEqual({ total: 4, succeeded: 3, failed: 1, skipped: 0 });
+    expect(backup.output!.state).toBe("partial");
+    expect(backup.output!.failures).toEqual([{ name: "huge-00000", reason: expect.any(String) }]);
+    const paths = new BackupSetPaths(vaultFolder(vault.url), backup.output!.backupSetId);
+    const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
+    expect(manifest.keys.find((k) => k.name === "huge-00000")).toMatchObject({ result: "failed" });
+  });
+});
+
+/** Copies a set under a new job id (the original stays intact) with one blob's bytes flipped. */
+async function copySetWithDamagedBlob(store: BackupStore, paths: BackupSetPaths, keyName: string): Promise<string> {
+  const copyId = paths.backupSetId.replace(/-[^-]+$/, "-damagedcopy");
+  const copy = new BackupSetPaths(paths.vaultFolderName, copyId);
+  for await (const item of store.list(`${paths.root}/`)) {
+    let data = await store.read(item.path);
+    const relative = item.path.slice(paths.root.length);
+    if (item.path === paths.keyBlob(keyName)) {
+      data = Buffer.from(data);
+      data[10] = data[10]! ^ 0xff;
+    }
+    if (item.path === paths.manifest) {
+      data = Buffer.from(data.toString("utf8").split(paths.root).join(copy.root).split(paths.backupSetId).join(copyId));
+    }
+    await store.writeOnce(`${copy.root}${relative}`, data);
+  }
+  return copyId;
+}
