@@ -2,6 +2,10 @@ import { LocalRuntime } from "../../src/local/runtime";
 import { compareSnapshots, countVersions, snapshotVault } from "../../src/local/vault-snapshot";
 import { BackupSetPaths, manifestSchema, parseDocument, sha256Hex, vaultFolder } from "../../src/storage/backup-set";
 import type { BackupStore } from "../../src/storage/backup-store";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileBackupStore } from "../../src/storage/file-store";
 import { startTestEnvironment, type TestEnvironment } from "../helpers/environment";
 
 /** Every object of a store, path → sha256: to prove that something wrote nothing. */
@@ -11,20 +15,27 @@ async function storeContents(store: BackupStore): Promise<Map<string, string>> {
   return contents;
 }
 
-describe("vault backup and restore, end to end over Azurite and the emulator", () => {
+describe.each(["blob container", "local folder"])("vault backup and restore, end to end over the emulator, into a %s", (storeKind) => {
   let env: TestEnvironment;
   let store: BackupStore;
   let runtime: LocalRuntime;
+  let folder: string | undefined;
 
   beforeAll(async () => {
     env = await startTestEnvironment({ latencyMs: 0 });
-    store = env.store("roundtrip");
+    if (storeKind === "local folder") {
+      folder = await mkdtemp(join(tmpdir(), "kvbackup-sets-"));
+      store = new FileBackupStore(folder);
+    } else {
+      store = env.store("roundtrip");
+    }
     runtime = new LocalRuntime({ store, emulatorCaCert: env.emulator.caCert });
   });
 
   afterAll(async () => {
     await runtime?.close();
     await env?.stop();
+    if (folder) await rm(folder, { recursive: true, force: true });
   });
 
   it("when 300 keys with 3 versions are backed up and restored into an empty vault, every version matches the original", async () => {
@@ -128,6 +139,19 @@ describe("vault backup and restore, end to end over Azurite and the emulator", (
       expect(target.listKeyNames()).not.toContain("small-00002");
       expect(target.keyCount()).toBe(11);
     });
+  });
+
+  it("when a second backup of the vault is taken, the files of the first are untouched", async () => {
+    const vault = await env.emulator.addVault();
+    await vault.seedKeys({ count: 6, versions: 2, prefix: "twice" });
+    const first = (await (await runtime.startBackup({ vaultUrl: vault.url, include: [], exclude: [] })).result).output!;
+    const before = await storeContents(store);
+    const second = (await (await runtime.startBackup({ vaultUrl: vault.url, include: [], exclude: [] })).result).output!;
+    expect(second.backupSetId).not.toBe(first.backupSetId);
+    const after = await storeContents(store);
+    for (const [path, hash] of before) expect(after.get(path)).toBe(hash);
+    const firstRoot = `${vaultFolder(vault.url)}/${first.backupSetId}/`;
+    expect([...after.keys()].filter((p) => p.startsWith(firstRoot))).toEqual([...before.keys()].filter((p) => p.startsWith(firstRoot)));
   });
 
   it("when a key fails every retry, it is reported failed in the manifest and the set is partial", async () => {
