@@ -8,7 +8,7 @@ import type {
   WriteBackupManifestInput,
 } from "../src/contracts";
 import { createNameFilter } from "../src/filters";
-import { CertificateBackedKeyError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
+import { CertificateBackedKeyError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
 import type { KeyClientFactory } from "../src/keyvault/clients";
 import type { BackupStore } from "../src/storage/backup-store";
 import {
@@ -126,6 +126,8 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     } catch (error) {
       const kvError = toKeyVaultError(error);
       if (kvError instanceof CertificateBackedKeyError) return { name, result: "skipped", reason: CERTIFICATE_BACKED_REASON };
+      // Deleted between the inventory and its batch: nothing is left to back up, and nothing is lost by this job.
+      if (kvError instanceof KeyNotFoundError) return { name, result: "skipped", reason: "deleted from the vault after the inventory was taken" };
       deps.log?.({ event: "keyFailed", jobId, vaultUrl: client.vaultUrl, key: name, reason: describeFailure(kvError) });
       return { name, result: "failed", reason: describeFailure(kvError) };
     }

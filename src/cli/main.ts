@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { DefaultAzureCredential } from "@azure/identity";
 import type { BackupSummary, ConflictPolicy, RestoreSummary } from "../contracts";
 import { LocalRuntime } from "../local/runtime";
+import { DurableHostError } from "../local/durable-host";
 import { openBackupStore, InvalidStorageError } from "../storage/open-store";
 import type { BackupStore } from "../storage/backup-store";
 import { InvalidBackupSetIdError } from "../storage/backup-set";
@@ -63,7 +66,8 @@ function classifyError(error: unknown): { code: number; message: string } {
     error instanceof InvalidBackupSetIdError ||
     error instanceof BackupSetNotFoundError ||
     error instanceof AmbiguousBackupSetError ||
-    error instanceof BackupSetIncompleteError
+    error instanceof BackupSetIncompleteError ||
+    (error instanceof DurableHostError && (error.code === "StateMismatch" || error.code === "InstanceRunning"))
   ) {
     return { code: ExitCode.badInput, message };
   }
@@ -87,7 +91,11 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): 
       .option("--container <name>", "blob container for backup sets (created if missing)", "kvbackup")
       .option("--emulator-ca <file>", "trust this certificate and use a local test token (for the kvbackup emulator)")
       .option("--json", "print one JSON document on stdout")
-      .addOption(new Option("--state-dir <dir>", "keep job histories here so a job can be resumed with --job-id").env("KVBACKUP_STATE_DIR"))
+      .addOption(
+        new Option("--state-dir <dir>", "job histories are kept here, so an interrupted job can be resumed with --job-id")
+          .env("KVBACKUP_STATE_DIR")
+          .default(join(homedir(), ".kvbackup", "jobs"), "~/.kvbackup/jobs"),
+      )
       .option("--batch-size <n>", "keys per batch activity", positiveInt("--batch-size", 1, 1000))
       .option("--batches-in-flight <n>", "batch activities at once", positiveInt("--batches-in-flight", 1, 256))
       .option("--key-concurrency <n>", "Key Vault calls at once inside a batch", positiveInt("--key-concurrency", 1, 256))

@@ -5,7 +5,7 @@ import { createKeyClientFactory, EmulatorTokenCredential, type KeyClientFactory 
 import { createActivityHandlers, orchestrators } from "../registry";
 import type { BackupStore } from "../storage/backup-store";
 import { DEFAULT_ACTIVITY_RETRY, DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "../tuning";
-import { LocalDurableHost, type OrchestrationStatus } from "./durable-host";
+import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "./durable-host";
 import { jsonLineLogger } from "../../activities/logging";
 
 /**
@@ -63,16 +63,27 @@ export class LocalRuntime {
     });
   }
 
+  /**
+   * Starts a backup; with a job id whose history is in the state directory, resumes that job instead
+   * (its stored input wins), and a job that already finished just reports its result again.
+   */
   async startBackup(request: Omit<VaultBackupInput, "tuning" | "retry">, jobId = newJobId()): Promise<JobHandle<BackupSummary>> {
     const input: VaultBackupInput = { ...request, tuning: this.tuning, retry: DEFAULT_ACTIVITY_RETRY };
-    await this.host.startNew(OrchestratorNames.vaultBackup, { instanceId: jobId, input });
-    return { jobId, result: this.outcome<BackupSummary>(jobId) };
+    return this.start<BackupSummary>(OrchestratorNames.vaultBackup, jobId, input);
   }
 
   async startRestore(request: Omit<VaultRestoreInput, "tuning" | "retry">, jobId = newJobId()): Promise<JobHandle<RestoreSummary>> {
     const input: VaultRestoreInput = { ...request, tuning: this.tuning, retry: DEFAULT_ACTIVITY_RETRY };
-    await this.host.startNew(OrchestratorNames.vaultRestore, { instanceId: jobId, input });
-    return { jobId, result: this.outcome<RestoreSummary>(jobId) };
+    return this.start<RestoreSummary>(OrchestratorNames.vaultRestore, jobId, input);
+  }
+
+  private async start<T>(name: string, jobId: string, input: unknown): Promise<JobHandle<T>> {
+    try {
+      await this.host.startNew(name, { instanceId: jobId, input });
+    } catch (error) {
+      if (!(error instanceof DurableHostError && error.code === "InstanceFinished")) throw error;
+    }
+    return { jobId, result: this.outcome<T>(jobId) };
   }
 
   progress(jobId: string): JobProgress | undefined {

@@ -1,0 +1,106 @@
+import type {
+  GetHsmJobStatusInput,
+  HsmJobStatus,
+  StartHsmBackupInput,
+  StartHsmRestoreInput,
+} from "../src/contracts";
+import { toKeyVaultError } from "../src/keyvault/errors";
+import type { HsmClientFactory, HsmOperation } from "../src/keyvault/hsm-admin-client";
+import {
+  HsmStorageAccessError,
+  parseContainerUrl,
+  scrubSas,
+  splitFolderUrl,
+  withoutQuery,
+  type HsmStorageAccess,
+} from "../src/storage/hsm-storage-access";
+import type { ActivityLogger } from "./logging";
+
+/**
+ * Managed HSM activities: each makes one call to the HSM and returns the job as the service sees it. They
+ * throw when the request itself fails (the orchestrator's retry policy takes over); a job the service reports
+ * as Failed is a normal answer, returned as status for the orchestrator to judge.
+ *
+ * The storage token (if any) is minted in here and goes only into the request to the HSM: what these return
+ * travels through orchestration history, so it carries URLs without query and scrubbed messages.
+ */
+export interface HsmActivityDeps {
+  readonly hsmClients: HsmClientFactory;
+  readonly storageAccess: HsmStorageAccess;
+  readonly log?: ActivityLogger;
+}
+
+const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+
+export class InvalidHsmRequestError extends Error {
+  override readonly name = "InvalidHsmRequestError";
+}
+
+export function createHsmActivities(deps: HsmActivityDeps) {
+  const { hsmClients, storageAccess } = deps;
+  const log = deps.log ?? (() => {});
+
+  async function startHsmBackup(input: StartHsmBackupInput): Promise<HsmJobStatus> {
+    const container = parseContainerUrl(input.containerUrl);
+    if (typeof container === "string") throw new InvalidHsmRequestError(`containerUrl ${container}`);
+    const op = await call(async () => {
+      const storage = await storageAccess.forBackup(container.containerUrl);
+      return hsmClients(input.hsmUrl).beginFullBackup(storage);
+    });
+    const status = toJobStatus("backup", op);
+    log({ event: "hsmBackupStarted", jobId: input.jobId ?? op.jobId, hsmUrl: input.hsmUrl, hsmJobId: op.jobId, storageAccess: storageAccess.mode });
+    return status;
+  }
+
+  async function startHsmRestore(input: StartHsmRestoreInput): Promise<HsmJobStatus> {
+    const folder = splitFolderUrl(input.folderUrl);
+    if (typeof folder === "string") throw new InvalidHsmRequestError(`folderUrl ${folder}`);
+    if (input.keyName !== undefined && !KEY_NAME.test(input.keyName)) {
+      throw new InvalidHsmRequestError(`keyName "${input.keyName.slice(0, 130)}" is not a valid key name`);
+    }
+    const client = hsmClients(input.hsmUrl);
+    const op = await call(async () => {
+      const storage = await storageAccess.forRestore(folder.container.containerUrl);
+      return input.keyName === undefined
+        ? client.beginFullRestore(storage, folder.folderName)
+        : client.beginSelectiveKeyRestore(input.keyName, storage, folder.folderName);
+    });
+    const operation = input.keyName === undefined ? "restore" : "selectiveRestore";
+    log({ event: "hsmRestoreStarted", jobId: input.jobId ?? op.jobId, hsmUrl: input.hsmUrl, hsmJobId: op.jobId, operation, keyName: input.keyName });
+    return toJobStatus(operation, op);
+  }
+
+  async function getHsmJobStatus(input: GetHsmJobStatusInput): Promise<HsmJobStatus> {
+    const client = hsmClients(input.hsmUrl);
+    const op = await call(() => (input.operation === "backup" ? client.getBackupStatus(input.jobId) : client.getRestoreStatus(input.jobId)));
+    return toJobStatus(input.operation, op);
+  }
+
+  return { startHsmBackup, startHsmRestore, getHsmJobStatus };
+}
+
+/** Request failures become named Key Vault errors, with any SAS blanked from the message (it lands in history). */
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof HsmStorageAccessError || error instanceof InvalidHsmRequestError) throw error;
+    const kv = toKeyVaultError(error);
+    kv.message = scrubSas(kv.message);
+    throw kv;
+  }
+}
+
+export function toJobStatus(operation: HsmJobStatus["operation"], op: HsmOperation): HsmJobStatus {
+  return {
+    operation,
+    jobId: op.jobId,
+    status: op.status,
+    ...(op.statusDetails !== undefined ? { statusDetails: scrubSas(op.statusDetails) } : {}),
+    ...(op.error ? { error: { code: op.error.code, message: scrubSas(op.error.message) } } : {}),
+    ...(op.startTime ? { startTime: op.startTime } : {}),
+    ...(op.endTime ? { endTime: op.endTime } : {}),
+    ...(operation === "backup" && op.azureStorageBlobContainerUri ? { folderUrl: withoutQuery(op.azureStorageBlobContainerUri) } : {}),
+    ...(op.retryAfterSeconds !== undefined ? { retryAfterSeconds: op.retryAfterSeconds } : {}),
+  };
+}

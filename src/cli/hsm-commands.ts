@@ -1,0 +1,249 @@
+import { readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { DefaultAzureCredential } from "@azure/identity";
+import { OrchestratorNames, type HsmBackupInput, type HsmJobSummary, type HsmProgress, type HsmRestoreInput } from "../contracts";
+import { EmulatorTokenCredential } from "../keyvault/clients";
+import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
+import { LocalDurableHost, type OrchestrationStatus } from "../local/durable-host";
+import { createHsmActivityHandlers, orchestrators } from "../registry";
+import {
+  HSM_SAS_MODES,
+  HsmStorageAccessError,
+  createHsmStorageAccess,
+  parseContainerUrl,
+  splitFolderUrl,
+  type HsmSasMode,
+  type HsmStorageAccess,
+} from "../storage/hsm-storage-access";
+import { DEFAULT_HSM_POLLING } from "../tuning";
+import { endpointProblem, jobIdSchema } from "../validation";
+import { ExitCode, UsageError } from "./errors";
+import type { Io } from "./main";
+
+/**
+ * `kvbackup hsm-backup` and `kvbackup hsm-restore`: run the Managed HSM orchestrations in this process (the
+ * same orchestrators and activities as the Functions app) and wait for the service's job to end.
+ */
+export interface HsmCommandHelpers {
+  readonly io: Io;
+  setExit(code: number): void;
+}
+
+interface HsmSharedOptions {
+  hsm: string;
+  emulatorCa?: string;
+  json?: boolean;
+  storage?: string;
+  sasMode: HsmSasMode;
+  stateDir?: string;
+  jobId?: string;
+  pollIntervalMs: number;
+  timeoutMinutes: number;
+}
+
+const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+
+export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers): void {
+  const { io, setExit } = helpers;
+
+  const withShared = (cmd: Command) =>
+    cmd
+      .requiredOption("--hsm <url>", "Managed HSM URL, e.g. https://myhsm.managedhsm.azure.net")
+      .option("--emulator-ca <file>", "trust this certificate and use a local test token (for the kvbackup emulator)")
+      .option("--json", "print one JSON document on stdout")
+      .addOption(
+        new Option("--sas-mode <mode>", "how the HSM reaches storage: its managed identity, or a SAS minted for this job")
+          .choices([...HSM_SAS_MODES])
+          .default("managedIdentity")
+          .env("KVBACKUP_HSM_SAS_MODE"),
+      )
+      .addOption(new Option("--storage <connection-string>", "with --sas-mode accountSas: the connection string whose account key signs the SAS").env("KVBACKUP_STORAGE"))
+      .addOption(new Option("--state-dir <dir>", "keep job histories here so a job can be resumed with --job-id").env("KVBACKUP_STATE_DIR"))
+      .option("--job-id <id>", "job id; re-run with the same id and --state-dir to resume waiting for an interrupted job")
+      .option("--poll-interval-ms <ms>", "first wait between status checks (it grows up to a minute)", intIn("--poll-interval-ms", 100, 3_600_000), DEFAULT_HSM_POLLING.initialIntervalMs)
+      .option("--timeout-minutes <n>", "give up waiting after this long", intIn("--timeout-minutes", 1, 7 * 24 * 60), Math.round(DEFAULT_HSM_POLLING.timeoutMs / 60_000));
+
+  withShared(
+    program
+      .command("hsm-backup")
+      .description("full backup of a Managed HSM into a blob container (the HSM writes a folder mhsm-<name>-<time>)")
+      .requiredOption("--container-url <url>", "blob container URL without SAS, e.g. https://myaccount.blob.core.windows.net/hsm-backups"),
+  ).action(async (opts: HsmSharedOptions & { containerUrl: string }) => {
+    const emulatorCa = readEmulatorCa(opts.emulatorCa);
+    checkHsm(opts.hsm, emulatorCa !== undefined);
+    const container = parseContainerUrl(opts.containerUrl);
+    if (typeof container === "string") throw new UsageError(`--container-url: "${opts.containerUrl.slice(0, 100)}" ${container}`);
+    checkLoopbackStorage("--container-url", container.containerUrl, emulatorCa !== undefined);
+    const input: HsmBackupInput = { hsmUrl: opts.hsm, containerUrl: container.containerUrl, polling: polling(opts) };
+    await run(OrchestratorNames.hsmBackup, input, "hsm-backup", opts, emulatorCa);
+  });
+
+  withShared(
+    program
+      .command("hsm-restore")
+      .description("full restore of a Managed HSM from a backup folder, or of one key with --key (selective key restore)")
+      .requiredOption("--folder <url>", "backup folder URL without SAS: <container URL>/mhsm-<name>-<time>")
+      .option("--key <name>", "restore only this key (every version it had in the backup)"),
+  ).action(async (opts: HsmSharedOptions & { folder: string; key?: string }) => {
+    const emulatorCa = readEmulatorCa(opts.emulatorCa);
+    checkHsm(opts.hsm, emulatorCa !== undefined);
+    const folder = splitFolderUrl(opts.folder);
+    if (typeof folder === "string") throw new UsageError(`--folder: "${opts.folder.slice(0, 100)}" ${folder}`);
+    checkLoopbackStorage("--folder", folder.container.containerUrl, emulatorCa !== undefined);
+    if (opts.key !== undefined && !KEY_NAME.test(opts.key)) {
+      throw new UsageError(`--key: "${opts.key.slice(0, 100)}" is not a key name (1-127 letters, digits and '-')`);
+    }
+    const input: HsmRestoreInput = {
+      hsmUrl: opts.hsm,
+      folderUrl: `${folder.container.containerUrl}/${folder.folderName}`,
+      ...(opts.key !== undefined ? { keyName: opts.key } : {}),
+      polling: polling(opts),
+    };
+    await run(OrchestratorNames.hsmRestore, input, opts.key ? "hsm-restore (selective)" : "hsm-restore", opts, emulatorCa);
+  });
+
+  async function run(
+    orchestrator: string,
+    input: HsmBackupInput | HsmRestoreInput,
+    label: string,
+    opts: HsmSharedOptions,
+    emulatorCa: string | undefined,
+  ): Promise<void> {
+    const jobId = checkJobId(opts.jobId) ?? randomUUID().replace(/-/g, "").slice(0, 20);
+    const credential = emulatorCa ? new EmulatorTokenCredential() : new DefaultAzureCredential();
+    const host = new LocalDurableHost({
+      orchestrators,
+      activities: createHsmActivityHandlers({
+        hsmClients: createHsmClientFactory({ credential, emulatorCaCert: emulatorCa }),
+        storageAccess: storageAccess(opts, emulatorCa),
+      }),
+      clock: "real",
+      stateDir: opts.stateDir,
+    });
+    const stopReporting = reportProgress(host, jobId, label, opts.json === true, io);
+    try {
+      await host.startNew(orchestrator, { instanceId: jobId, input });
+      const status = await host.waitForCompletion(jobId);
+      stopReporting();
+      if (status.runtimeStatus !== "Completed") {
+        setExit(ExitCode.failed);
+        failed(jobId, status, opts.json === true);
+        return;
+      }
+      printSummary(jobId, status.output as HsmJobSummary, opts.json === true);
+      setExit(ExitCode.ok);
+    } finally {
+      stopReporting();
+      await host.close();
+    }
+  }
+
+  function failed(jobId: string, status: OrchestrationStatus, json: boolean): void {
+    const reason = (status.failureDetails?.errorMessage ?? `job ended ${status.runtimeStatus}`).split("\n")[0]!;
+    const progress = status.customStatus as HsmProgress | undefined;
+    if (json) {
+      io.stdout.write(
+        JSON.stringify({ jobId, status: "Failed", ...(progress?.hsmJobId ? { hsmJobId: progress.hsmJobId, hsmStatus: progress.status } : {}), error: reason }) + "\n",
+      );
+    }
+    io.stderr.write(`kvbackup: job ${jobId} failed: ${reason}\n`);
+  }
+
+  function printSummary(jobId: string, s: HsmJobSummary, json: boolean): void {
+    if (json) {
+      io.stdout.write(JSON.stringify({ jobId, ...s }, null, 2) + "\n");
+      return;
+    }
+    const what = s.operation === "backup" ? "full backup" : s.operation === "restore" ? "full restore" : `selective restore of ${s.keyName}`;
+    io.stdout.write(
+      [
+        `${what} of ${s.hsmUrl}: ${s.status}`,
+        ...(s.folderUrl ? [`  folder    ${s.folderUrl}`] : []),
+        `  HSM job   ${s.jobId}`,
+        `  started   ${s.startTime ?? "-"}`,
+        `  ended     ${s.endTime ?? "-"}`,
+        `  checks    ${s.polls}`,
+      ].join("\n") + "\n",
+    );
+  }
+}
+
+/** Built before anything starts, so a missing connection string is bad input (exit 2), not a failed job. */
+function storageAccess(opts: HsmSharedOptions, emulatorCa: string | undefined): HsmStorageAccess {
+  try {
+    return createHsmStorageAccess({
+      mode: opts.sasMode,
+      ...(opts.storage ? { storage: opts.storage } : {}),
+      ...(opts.sasMode === "userDelegationSas" ? { credential: emulatorCa ? new EmulatorTokenCredential() : new DefaultAzureCredential() } : {}),
+    });
+  } catch (error) {
+    if (error instanceof HsmStorageAccessError) throw new UsageError(`--sas-mode ${opts.sasMode}: ${error.message} (--storage)`);
+    throw error;
+  }
+}
+
+/** One line on stderr whenever the HSM job's state changes (not with --json: stdout is for the document). */
+function reportProgress(host: LocalDurableHost, jobId: string, label: string, quiet: boolean, io: Io): () => void {
+  if (quiet) return () => {};
+  let last = "";
+  return host.onStatusChange((s) => {
+    if (s.instanceId !== jobId) return;
+    const p = s.customStatus as HsmProgress | undefined;
+    if (!p) return;
+    const line = `${label}: ${p.phase}${p.status ? ` ${p.status}` : ""}${p.statusDetails ? ` (${p.statusDetails})` : ""}, ${p.polls} status check(s)`;
+    if (line !== last) {
+      io.stderr.write(`${line}\n`);
+      last = line;
+    }
+  });
+}
+
+function polling(opts: HsmSharedOptions) {
+  return {
+    ...DEFAULT_HSM_POLLING,
+    initialIntervalMs: opts.pollIntervalMs,
+    maxIntervalMs: Math.max(DEFAULT_HSM_POLLING.maxIntervalMs, opts.pollIntervalMs),
+    timeoutMs: opts.timeoutMinutes * 60_000,
+  };
+}
+
+function checkHsm(value: string, allowLoopback: boolean): void {
+  const problem = endpointProblem(value, "hsm", { allowLoopback });
+  if (problem) throw new UsageError(`--hsm: "${value.slice(0, 100)}" ${problem}`);
+}
+
+/** A loopback container (Azurite) only makes sense with the local emulator. */
+function checkLoopbackStorage(flag: string, containerUrl: string, emulator: boolean): void {
+  const host = new URL(containerUrl).hostname.toLowerCase();
+  if (!emulator && ["127.0.0.1", "localhost", "[::1]", "::1"].includes(host)) {
+    throw new UsageError(`${flag}: names a loopback host: only allowed with --emulator-ca (the local emulator)`);
+  }
+}
+
+function checkJobId(jobId: string | undefined): string | undefined {
+  if (jobId === undefined) return undefined;
+  const parsed = jobIdSchema.safeParse(jobId);
+  if (!parsed.success) throw new UsageError(`--job-id: ${parsed.error.issues[0]!.message}`);
+  return jobId;
+}
+
+function readEmulatorCa(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--emulator-ca: ${path} is not a PEM certificate`);
+  return pem;
+}
+
+function intIn(flag: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
