@@ -166,6 +166,7 @@ async function launch(port: number, settings: LaunchSettings): Promise<Launched>
   ]).then(() => undefined);
   const describeOutput = (): string => (recent.length ? ` Last output: ${recent.slice(-5).join(" | ")}` : "");
 
+  const deadline = Date.now() + settings.startTimeoutMs;
   let timer: NodeJS.Timeout | undefined;
   try {
     const listenedUrl = await new Promise<string>((resolve, reject) => {
@@ -181,7 +182,6 @@ async function launch(port: number, settings: LaunchSettings): Promise<Launched>
       );
     });
     const boundPort = Number(new URL(listenedUrl).port);
-    const deadline = Date.now() + settings.startTimeoutMs;
     // The listen line comes after listen(); still, prove it answers HTTP before handing it out.
     while (!(await answers(boundPort))) {
       if (child.exitCode !== null || Date.now() > deadline) {

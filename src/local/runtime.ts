@@ -83,7 +83,10 @@ export class LocalRuntime {
     } catch (error) {
       if (!(error instanceof DurableHostError && error.code === "InstanceFinished")) throw error;
     }
-    return { jobId, result: this.outcome<T>(jobId) };
+    const result = this.outcome<T>(jobId);
+    // Closing the host before the job ends rejects this; callers that never await it must not crash the process.
+    result.catch(() => undefined);
+    return { jobId, result };
   }
 
   progress(jobId: string): JobProgress | undefined {
