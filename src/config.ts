@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { JobTuning } from "./contracts";
 import { DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "./tuning";
+import { scheduleProblem } from "./jobs/schedule";
 import { endpointProblem } from "./validation";
 
 /**
@@ -22,6 +23,8 @@ export interface KvBackupConfig {
   readonly retention: { readonly days: number; readonly keepMinComplete: number; readonly dryRun: boolean };
   /** PEM file of the local emulator's certificate; set only when running against the emulator. */
   readonly emulatorCaPath?: string;
+  /** Blob container URL (no SAS) that Managed HSM full backups are written to; required when HSMs are allowed. */
+  readonly hsmBackupContainerUrl?: string;
 }
 
 export class ConfigurationError extends Error {
@@ -60,6 +63,7 @@ const schema = z.object({
   KVBACKUP_RETENTION_MIN_COMPLETE: int(1, 1000).default(7),
   KVBACKUP_RETENTION_DRY_RUN: z.enum(["true", "false"]).default("false"),
   KVBACKUP_EMULATOR_CA: z.string().optional(),
+  KVBACKUP_HSM_BACKUP_CONTAINER_URL: z.string().optional(),
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): KvBackupConfig {
@@ -81,6 +85,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KvBackupConfig
     const problem = endpointProblem(hsm, "hsm", { allowLoopback });
     if (problem) problems.push(`KVBACKUP_ALLOWED_HSMS: "${hsm}" ${problem}`);
   }
+  const scheduleIssue = scheduleProblem(s.KVBACKUP_SCHEDULE);
+  if (scheduleIssue) problems.push(`KVBACKUP_SCHEDULE: ${scheduleIssue}`);
+  const hsmContainer = s.KVBACKUP_HSM_BACKUP_CONTAINER_URL?.trim().replace(/\/+$/, "");
+  if (hsmContainer) {
+    const problem = containerUrlProblem(hsmContainer, allowLoopback);
+    if (problem) problems.push(`KVBACKUP_HSM_BACKUP_CONTAINER_URL: ${problem}`);
+  } else if (s.KVBACKUP_ALLOWED_HSMS.length > 0) {
+    problems.push("KVBACKUP_HSM_BACKUP_CONTAINER_URL: is required when KVBACKUP_ALLOWED_HSMS names an HSM (the blob container its full backups go to)");
+  }
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
     storage: storage!,
@@ -96,5 +109,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KvBackupConfig
     schedule: s.KVBACKUP_SCHEDULE,
     retention: { days: s.KVBACKUP_RETENTION_DAYS, keepMinComplete: s.KVBACKUP_RETENTION_MIN_COMPLETE, dryRun: s.KVBACKUP_RETENTION_DRY_RUN === "true" },
     emulatorCaPath: s.KVBACKUP_EMULATOR_CA,
+    hsmBackupContainerUrl: hsmContainer || undefined,
   };
+}
+
+/**
+ * A container URL the HSM can be pointed at: https, one path segment (the container), and no query,
+ * since a SAS in a setting would be a long-lived secret (the activity mints a short-lived one instead).
+ * Plain http is accepted for a loopback host (Azurite) only when the emulator is configured.
+ */
+export function containerUrlProblem(value: string, allowLoopback: boolean): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "is not a URL";
+  }
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname.toLowerCase());
+  if (loopback && !allowLoopback) return "names a loopback host: only allowed with KVBACKUP_EMULATOR_CA (local development)";
+  if (url.protocol !== "https:" && !(loopback && url.protocol === "http:")) return "must use https://";
+  if (url.username || url.password) return "must not contain user information";
+  if (url.search || url.hash) return "must not have a query (no SAS: the app mints a short-lived one when needed)";
+  const segments = url.pathname.split("/").filter(Boolean);
+  // Azurite puts the account name first in the path: http://127.0.0.1:10000/devstoreaccount1/container.
+  const container = segments[loopback ? 1 : 0];
+  if (segments.length !== (loopback ? 2 : 1) || !container || !/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(container)) {
+    return "must be a blob container URL: https://<account>.blob.core.windows.net/<container>";
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import type { ActivityRetryPolicy, JobTuning } from "./contracts";
+import type { ActivityRetryPolicy, HsmPollingPolicy, JobTuning } from "./contracts";
 
 /**
  * Defaults measured with `npm run bench` (see README "Performance"): big enough batches to keep
@@ -20,3 +20,19 @@ export const DEFAULT_ACTIVITY_RETRY: ActivityRetryPolicy = {
   backoffCoefficient: 2,
   maxRetryIntervalMs: 60_000,
 };
+
+/**
+ * Polling of a Managed HSM backup/restore job with durable timers: quick first looks (small HSMs finish in
+ * seconds), then at most once a minute; given up after two hours (a full backup takes minutes).
+ */
+export const DEFAULT_HSM_POLLING: HsmPollingPolicy = {
+  initialIntervalMs: 5_000,
+  maxIntervalMs: 60_000,
+  backoffCoefficient: 1.5,
+  timeoutMs: 2 * 3600_000,
+};
+
+/**
+ * Share of the configured budget the client paces itself to (see pacingBudget in src/keyvault/clients.ts).
+ */
+export const PACING_SAFETY_FACTOR = 0.98;
