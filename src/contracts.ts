@@ -178,6 +178,13 @@ export interface RestoreBatchResult {
   readonly restored: number;
   readonly skipped: readonly KeyIssue[];
   readonly failed: readonly KeyIssue[];
+  /**
+   * Names the target vault already holds exactly as backed up (the manifest's latest version id and
+   * version count): restored by an earlier attempt of this job (a retried batch, an answer lost on the
+   * way, a resumed job) or present before the job. The orchestrator counts them as restored unless its
+   * plan found the name taken before the job started.
+   */
+  readonly alreadyInTarget?: readonly string[];
 }
 
 export interface RestoreSummary {
@@ -222,6 +229,8 @@ export interface HsmBackupInput {
   /** Blob container URL the HSM writes its backup folder into (no SAS: the activity mints one if configured). */
   readonly containerUrl: string;
   readonly polling: HsmPollingPolicy;
+  /** Retries of the start and status activities (default: DEFAULT_HSM_ACTIVITY_RETRY in orchestrators/hsm.ts). */
+  readonly retry?: ActivityRetryPolicy;
 }
 
 export interface HsmRestoreInput {
@@ -231,6 +240,23 @@ export interface HsmRestoreInput {
   /** Restore this key only (selective key restore); all keys when absent. */
   readonly keyName?: string;
   readonly polling: HsmPollingPolicy;
+  readonly retry?: ActivityRetryPolicy;
+}
+
+/** Input of the startHsmBackup activity; storage access (managed identity or a SAS) is decided inside it. */
+export interface StartHsmBackupInput {
+  readonly hsmUrl: string;
+  readonly containerUrl: string;
+  /** The orchestration's instance id, for log records. */
+  readonly jobId?: string;
+}
+
+/** Input of the startHsmRestore activity: a full restore, or a selective one when keyName is set. */
+export interface StartHsmRestoreInput {
+  readonly hsmUrl: string;
+  readonly folderUrl: string;
+  readonly keyName?: string;
+  readonly jobId?: string;
 }
 
 export type HsmJobState = "InProgress" | "Succeeded" | "Failed" | "Canceled";

@@ -1,11 +1,13 @@
-import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DefaultAzureCredential } from "@azure/identity";
 import { OrchestratorNames, type HsmBackupInput, type HsmJobSummary, type HsmProgress, type HsmRestoreInput } from "../contracts";
 import { EmulatorTokenCredential } from "../keyvault/clients";
 import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
-import { LocalDurableHost, type OrchestrationStatus } from "../local/durable-host";
+import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "../local/durable-host";
 import { createHsmActivityHandlers, orchestrators } from "../registry";
 import {
   HSM_SAS_MODES,
@@ -13,6 +15,7 @@ import {
   createHsmStorageAccess,
   parseContainerUrl,
   splitFolderUrl,
+  withoutQuery,
   type HsmSasMode,
   type HsmStorageAccess,
 } from "../storage/hsm-storage-access";
@@ -59,7 +62,12 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
           .env("KVBACKUP_HSM_SAS_MODE"),
       )
       .addOption(new Option("--storage <connection-string>", "with --sas-mode accountSas: the connection string whose account key signs the SAS").env("KVBACKUP_STORAGE"))
-      .addOption(new Option("--state-dir <dir>", "keep job histories here so a job can be resumed with --job-id").env("KVBACKUP_STATE_DIR"))
+      .addOption(
+        // The same default as the other commands: an interrupted wait can always be resumed with --job-id.
+        new Option("--state-dir <dir>", "job histories are kept here, so an interrupted job can be resumed with --job-id")
+          .env("KVBACKUP_STATE_DIR")
+          .default(join(homedir(), ".kvbackup", "jobs"), "~/.kvbackup/jobs"),
+      )
       .option("--job-id <id>", "job id; re-run with the same id and --state-dir to resume waiting for an interrupted job")
       .option("--poll-interval-ms <ms>", "first wait between status checks (it grows up to a minute)", intIn("--poll-interval-ms", 100, 3_600_000), DEFAULT_HSM_POLLING.initialIntervalMs)
       .option("--timeout-minutes <n>", "give up waiting after this long", intIn("--timeout-minutes", 1, 7 * 24 * 60), Math.round(DEFAULT_HSM_POLLING.timeoutMs / 60_000));
@@ -73,7 +81,7 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
     const emulatorCa = readEmulatorCa(opts.emulatorCa);
     checkHsm(opts.hsm, emulatorCa !== undefined);
     const container = parseContainerUrl(opts.containerUrl);
-    if (typeof container === "string") throw new UsageError(`--container-url: "${opts.containerUrl.slice(0, 100)}" ${container}`);
+    if (typeof container === "string") throw new UsageError(`--container-url: "${withoutQuery(opts.containerUrl).slice(0, 100)}" ${container}`);
     checkLoopbackStorage("--container-url", container.containerUrl, emulatorCa !== undefined);
     const input: HsmBackupInput = { hsmUrl: opts.hsm, containerUrl: container.containerUrl, polling: polling(opts) };
     await run(OrchestratorNames.hsmBackup, input, "hsm-backup", opts, emulatorCa);
@@ -89,7 +97,7 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
     const emulatorCa = readEmulatorCa(opts.emulatorCa);
     checkHsm(opts.hsm, emulatorCa !== undefined);
     const folder = splitFolderUrl(opts.folder);
-    if (typeof folder === "string") throw new UsageError(`--folder: "${opts.folder.slice(0, 100)}" ${folder}`);
+    if (typeof folder === "string") throw new UsageError(`--folder: "${withoutQuery(opts.folder).slice(0, 100)}" ${folder}`);
     checkLoopbackStorage("--folder", folder.container.containerUrl, emulatorCa !== undefined);
     if (opts.key !== undefined && !KEY_NAME.test(opts.key)) {
       throw new UsageError(`--key: "${opts.key.slice(0, 100)}" is not a key name (1-127 letters, digits and '-')`);
@@ -123,8 +131,16 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
     });
     const stopReporting = reportProgress(host, jobId, label, opts.json === true, io);
     try {
-      await host.startNew(orchestrator, { instanceId: jobId, input });
-      const status = await host.waitForCompletion(jobId);
+      let status: OrchestrationStatus;
+      try {
+        await host.startNew(orchestrator, { instanceId: jobId, input });
+        status = await host.waitForCompletion(jobId);
+      } catch (error) {
+        // The id of a job that already ended: report how it ended instead of running it again.
+        const stored = error instanceof DurableHostError && error.code === "InstanceFinished" ? host.getStatus(jobId) : undefined;
+        if (!stored) throw error;
+        status = stored;
+      }
       stopReporting();
       if (status.runtimeStatus !== "Completed") {
         setExit(ExitCode.failed);
@@ -152,7 +168,9 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
 
   function printSummary(jobId: string, s: HsmJobSummary, json: boolean): void {
     if (json) {
-      io.stdout.write(JSON.stringify({ jobId, ...s }, null, 2) + "\n");
+      // jobId is ours (the orchestration); the HSM's own job id is reported as hsmJobId.
+      const { jobId: hsmJobId, ...rest } = s;
+      io.stdout.write(JSON.stringify({ jobId, hsmJobId, ...rest }, null, 2) + "\n");
       return;
     }
     const what = s.operation === "backup" ? "full backup" : s.operation === "restore" ? "full restore" : `selective restore of ${s.keyName}`;

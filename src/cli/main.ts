@@ -8,7 +8,7 @@ import { LocalRuntime } from "../local/runtime";
 import { DurableHostError } from "../local/durable-host";
 import { openBackupStore, InvalidStorageError } from "../storage/open-store";
 import type { BackupStore } from "../storage/backup-store";
-import { InvalidBackupSetIdError } from "../storage/backup-set";
+import { DamagedBackupDocumentError, InvalidBackupSetIdError } from "../storage/backup-set";
 import { listBackupSets } from "../storage/catalog";
 import { BackupSetReader } from "../../activities/backup-set-reader";
 import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError } from "../../activities/errors";
@@ -16,6 +16,7 @@ import { RESTORE_CONFLICT_PREFIX } from "../../orchestrators/vault-restore";
 import { endpointProblem, globSchema, jobIdSchema } from "../validation";
 import { ExitCode, UsageError } from "./errors";
 import { createProgressReporter } from "./progress";
+import { registerHsmCommands } from "./hsm-commands";
 
 interface SharedOptions {
   storage?: string;
@@ -67,6 +68,8 @@ function classifyError(error: unknown): { code: number; message: string } {
     error instanceof BackupSetNotFoundError ||
     error instanceof AmbiguousBackupSetError ||
     error instanceof BackupSetIncompleteError ||
+    // A manifest that is truncated, altered or stored under another vault's folder: refused before any job starts.
+    error instanceof DamagedBackupDocumentError ||
     (error instanceof DurableHostError && (error.code === "StateMismatch" || error.code === "InstanceRunning"))
   ) {
     return { code: ExitCode.badInput, message };
@@ -217,6 +220,8 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): 
       const index = argv.indexOf("emulator", 2);
       setExit(await runEmulatorCli(index >= 0 ? argv.slice(index + 1) : []));
     });
+
+  registerHsmCommands(program, { io, setExit }); // hsm-backup, hsm-restore: src/cli/hsm-commands.ts
 
   return program;
 }

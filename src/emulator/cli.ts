@@ -2,7 +2,7 @@
  * `kvbackup emulator`: runs the emulator in the foreground. Prints one JSON line when ready
  * (what a script needs to point a client at it) and stops cleanly on SIGINT/SIGTERM.
  */
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { startEmulator } from "./index";
 import type { EmulatorOptions } from "./types";
 
@@ -31,6 +31,14 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
     .option("--error503-rate <r>", "share of requests answered 503 (0..1)", fraction)
     .option("--drop-rate <r>", "share of connections dropped without answer (0..1)", fraction)
     .option("--seed <n>", "seed for reproducible fault injection", intIn(0, 2 ** 31 - 1))
+    .option("--hsm", "also run a Managed HSM (keys API plus full backup/restore) on its own port")
+    .option("--hsm-port <n>", "the HSM's port on 127.0.0.1 (0 = a free port)", intIn(0, 65535))
+    .option("--hsm-job-ms <ms>", "how long an HSM backup/restore job runs", intIn(0, 3_600_000))
+    .addOption(
+      new Option("--hsm-storage <connection-string>", "storage the HSM's managed identity may use (e.g. Azurite's connection string)").env(
+        "KVBACKUP_EMULATOR_HSM_STORAGE",
+      ),
+    )
     .exitOverride()
     .configureOutput({ writeOut: out, writeErr: (t) => void (errText += t) });
 
@@ -44,6 +52,10 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
     error503Rate?: number;
     dropRate?: number;
     seed?: number;
+    hsm?: boolean;
+    hsmPort?: number;
+    hsmJobMs?: number;
+    hsmStorage?: string;
   };
   try {
     program.parse([...argv], { from: "user" });
@@ -67,6 +79,15 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
       ...(opts.error503Rate !== undefined ? { error503Rate: opts.error503Rate } : {}),
       ...(opts.dropRate !== undefined ? { dropRate: opts.dropRate } : {}),
     },
+    ...(opts.hsm
+      ? {
+          hsm: {
+            ...(opts.hsmPort !== undefined ? { port: opts.hsmPort } : {}),
+            ...(opts.hsmJobMs !== undefined ? { jobDurationMs: opts.hsmJobMs } : {}),
+            ...(opts.hsmStorage ? { storageConnectionString: opts.hsmStorage } : {}),
+          },
+        }
+      : {}),
   };
 
   let emulator;
@@ -90,7 +111,9 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
     else io.signal?.addEventListener("abort", onSignal);
   });
 
-  out(`${JSON.stringify({ vaultUrl: emulator.vaultUrl, caCertPath: emulator.caCertPath })}\n`);
+  out(
+    `${JSON.stringify({ vaultUrl: emulator.vaultUrl, caCertPath: emulator.caCertPath, ...(emulator.hsmUrl ? { hsmUrl: emulator.hsmUrl } : {}) })}\n`,
+  );
   await stopRequested;
   await emulator.stop();
   return 0;

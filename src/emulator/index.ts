@@ -2,9 +2,9 @@
  * Local Azure Key Vault emulator that the real @azure/keyvault-keys KeyClient talks to over
  * HTTPS. Layers, so a Managed HSM listener can be added later without touching the vault logic:
  *   KeyStore (records) -> VaultService (Keys API rules, ServiceProfile) -> VaultListener (HTTPS,
- *   challenge auth, knobs). An HSM would be a VaultListener over a VaultService built with
- *   MANAGED_HSM_PROFILE (challenge resource https://managedhsm.azure.net), plus the HSM-only
- *   full backup/restore routes.
+ *   challenge auth, knobs). With `hsm`, a Managed HSM is one more VaultListener over a VaultService
+ *   built with MANAGED_HSM_PROFILE (challenge resource https://managedhsm.azure.net), whose
+ *   extension (hsm-jobs.ts) adds the full backup/restore and selective key restore routes.
  *
  * Client side: new KeyClient(vaultUrl, anyTokenCredential, { disableChallengeResourceVerification:
  * true, tlsOptions: { ca: caCert } }).
@@ -18,9 +18,10 @@ import { MaterialPool } from "./key-material";
 import { KeyStore } from "./key-store";
 import { applyKnobs, defaultKnobs } from "./knobs";
 import { StatePersister } from "./persist";
-import { VAULT_PROFILE, VaultService } from "./vault-service";
+import { MANAGED_HSM_PROFILE, VAULT_PROFILE, VaultService } from "./vault-service";
+import { HsmJobs } from "./hsm-jobs";
 import { VaultListener } from "./vault-listener";
-import type { AddVaultOptions, EmulatedVault, EmulatorKnobs, EmulatorOptions, KnobsPatch, RunningEmulator } from "./types";
+import type { AddVaultOptions, EmulatedVault, EmulatorKnobs, EmulatorOptions, HsmEmulatorOptions, KnobsPatch, RunningEmulator } from "./types";
 
 export * from "./types";
 export { DEFAULT_GEOGRAPHY_SECRET } from "./backup-cipher";
@@ -48,6 +49,8 @@ class Emulator implements RunningEmulator {
   private tempDir: string | undefined;
   private cert: { certPem: string; keyPem: string; certPath: string } | undefined;
   private stopping: Promise<void> | undefined;
+  private hsmListener: VaultListener | undefined;
+  private hsmJobs: HsmJobs | undefined;
 
   constructor(private readonly options: EmulatorOptions) {
     this.cipher = new BackupCipher(options.geographySecret);
@@ -71,6 +74,51 @@ class Emulator implements RunningEmulator {
       ...(this.options.keys !== undefined ? { keys: this.options.keys } : {}),
       ...(this.options.versions !== undefined ? { versions: this.options.versions } : {}),
     });
+    if (this.options.hsm) await this.startHsm(this.options.hsm === true ? {} : this.options.hsm);
+  }
+
+  get hsm(): EmulatedVault | undefined {
+    return this.hsmListener;
+  }
+
+  get hsmUrl(): string | undefined {
+    return this.hsmListener?.url;
+  }
+
+  /** The Managed HSM: the same Keys API under MANAGED_HSM_PROFILE, plus full backup/restore routes. */
+  private async startHsm(options: HsmEmulatorOptions): Promise<void> {
+    const name = options.name ?? "hsm";
+    if (!/^[A-Za-z0-9-]+$/.test(name)) throw new Error(`hsm: invalid name ${name}`);
+    const store = new KeyStore();
+    let persister: StatePersister | undefined;
+    if (this.options.stateDir !== undefined) {
+      persister = new StatePersister(store, path.join(this.options.stateDir, `hsm-${name}.json`));
+      await persister.load();
+      store.onChange = () => persister!.schedule();
+    }
+    const service = new VaultService(store, MANAGED_HSM_PROFILE, this.cipher, this.pool);
+    if (options.keys && store.liveCount === 0) await service.seed({ count: options.keys, versions: options.versions ?? 1 });
+    this.hsmJobs = new HsmJobs({
+      name,
+      store,
+      cipher: this.cipher,
+      jobDurationMs: options.jobDurationMs ?? 1_500,
+      retryAfterSeconds: options.retryAfterSeconds ?? 1,
+      ...(options.storageConnectionString ? { storageConnectionString: options.storageConnectionString } : {}),
+    });
+    this.hsmListener = await VaultListener.start(
+      {
+        service,
+        certPem: this.cert!.certPem,
+        keyPem: this.cert!.keyPem,
+        knobs: this.knobsValue,
+        seed: this.options.seed === undefined ? undefined : this.options.seed + 1000,
+        maxBodyBytes: this.options.maxBodyBytes ?? DEFAULT_MAX_BODY,
+        extension: this.hsmJobs,
+        ...(persister ? { persister } : {}),
+      },
+      options.port ?? 0,
+    );
   }
 
   get vault(): EmulatedVault {
@@ -130,11 +178,13 @@ class Emulator implements RunningEmulator {
   setKnobs(patch: KnobsPatch): void {
     this.knobsValue = applyKnobs(this.knobsValue, patch);
     for (const l of this.listeners) l.setKnobs(patch);
+    this.hsmListener?.setKnobs(patch);
   }
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      await Promise.all(this.listeners.map((l) => l.stop()));
+      await this.hsmJobs?.stop();
+      await Promise.all([...this.listeners, ...(this.hsmListener ? [this.hsmListener] : [])].map((l) => l.stop()));
       if (this.tempDir) await fs.rm(this.tempDir, { recursive: true, force: true });
     })();
     return this.stopping;

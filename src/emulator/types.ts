@@ -94,6 +94,27 @@ export interface EmulatorOptions {
   readonly geographySecret?: string;
   /** Largest request body accepted (default 1 MiB). */
   readonly maxBodyBytes?: number;
+  /** Also serve a Managed HSM on its own port (keys API plus full backup/restore); true for the defaults. */
+  readonly hsm?: boolean | HsmEmulatorOptions;
+}
+
+export interface HsmEmulatorOptions {
+  /** 0/undefined: a free port. */
+  readonly port?: number;
+  /** Names the backup folders (mhsm-<name>-<YYYYMMDDHHmmss>) and the state file; default "hsm". */
+  readonly name?: string;
+  /** How long a backup/restore job stays InProgress before it ends (default 1500 ms). */
+  readonly jobDurationMs?: number;
+  /** Retry-After (seconds) sent when a job starts (default 1; the service sends 5). */
+  readonly retryAfterSeconds?: number;
+  /**
+   * Storage the HSM's "managed identity" can reach (a connection string with an account key, e.g. Azurite's):
+   * used for requests with useManagedIdentity: true. Without it such jobs fail, as on an HSM without access.
+   */
+  readonly storageConnectionString?: string;
+  /** Keys seeded at start. */
+  readonly keys?: number;
+  readonly versions?: number;
 }
 
 export interface EmulatedVault {
@@ -123,6 +144,10 @@ export interface RunningEmulator {
   readonly vault: EmulatedVault;
   /** Every vault, the first included. */
   readonly vaults: readonly EmulatedVault[];
+  /** The Managed HSM's URL, when started with `hsm`. */
+  readonly hsmUrl?: string;
+  /** The Managed HSM (not among `vaults`), when started with `hsm`. */
+  readonly hsm?: EmulatedVault;
   /** Another vault on its own port: same certificate, same backup key, same knobs as a start. */
   addVault(options?: AddVaultOptions): Promise<EmulatedVault>;
   /** Changes the knobs of every vault, and of vaults added later. */

@@ -15,6 +15,7 @@ import {
   ServiceError,
   badParameter,
   resolveRoute,
+  type RequestContext,
   type Route,
   type VaultService,
 } from "./vault-service";
@@ -30,6 +31,19 @@ export interface ListenerOptions {
   readonly persister?: StatePersister;
   /** The tenant named in the challenge; any value works since any token is accepted. */
   readonly tenantId?: string;
+  /** Routes served before the Keys API (a Managed HSM's backup/restore); same auth, knobs and stats. */
+  readonly extension?: ListenerExtension;
+}
+
+export interface ExtensionReply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface ListenerExtension {
+  /** The operation (its name counts in stats) for a request, or undefined to leave it to the Keys API. */
+  route(method: string, segments: readonly string[]): { op: string; run(ctx: RequestContext): Promise<ExtensionReply> } | undefined;
 }
 
 const HOST = "127.0.0.1";
@@ -230,6 +244,17 @@ export class VaultListener implements EmulatedVault {
       segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
     } catch {
       throw badParameter("The request path is not valid.");
+    }
+    const extra = this.opts.extension?.route(req.method ?? "GET", segments);
+    if (extra) {
+      this.count(extra.op);
+      const apiVersion = checkApiVersion(url.searchParams.get("api-version"));
+      if (raw === BODY_TOO_LARGE) {
+        throw new ServiceError(413, "RequestEntityTooLarge", `The request body exceeds ${this.opts.maxBodyBytes} bytes.`);
+      }
+      const reply = await extra.run({ baseUrl: this.url, apiVersion, query: url.searchParams, body: parseJson(raw) });
+      this.send(res, reply.status, reply.body, reply.headers);
+      return;
     }
     let route: Route;
     try {

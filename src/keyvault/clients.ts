@@ -1,6 +1,7 @@
 import type { TokenCredential, AccessToken } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { KeyClient } from "@azure/keyvault-keys";
+import { PACING_SAFETY_FACTOR } from "../tuning";
 import { RateLimiter } from "../util/rate-limiter";
 
 /**
@@ -18,7 +19,25 @@ export interface KeyVaultConnectionOptions {
   readonly maxRetryDelayMs?: number;
 }
 
-export type KeyClientFactory = (vaultUrl: string) => KeyClient;
+/** What the clients of one factory did, for benchmarks and diagnostics (counters since the factory was made). */
+export interface KeyVaultCallStats {
+  /** Calls made through the SDK (one per request the code asked for, whatever its retries). */
+  readonly calls: number;
+  /** Requests sent, retries included (the 401 of the authentication challenge excluded). */
+  readonly attempts: number;
+  /** attempts - calls: what the SDK retried (429, 5xx, dropped connections). */
+  readonly retries: number;
+  /** 429 answers seen by the clients. */
+  readonly throttled: number;
+  /** Time requests spent waiting for the pacing budget, summed over requests. */
+  readonly pacingWaitMs: number;
+}
+
+export interface KeyClientFactory {
+  (vaultUrl: string): KeyClient;
+  /** Counters over every client this factory made (absent on test doubles). */
+  readonly stats?: () => KeyVaultCallStats;
+}
 
 /** Tuned for bulk work: a throttled call waits for the vault rather than failing the key. */
 export const DEFAULT_KEY_CLIENT_RETRY = { maxRetries: 10, retryDelayInMs: 800, maxRetryDelayInMs: 30_000 } as const;
@@ -27,17 +46,21 @@ export function createKeyClientFactory(options: KeyVaultConnectionOptions): KeyC
   const clients = new Map<string, KeyClient>();
   // One object for the life of the factory: the HTTP client caches its agent by this identity.
   const tlsOptions = options.emulatorCaCert ? { ca: options.emulatorCaCert } : undefined;
-  return (vaultUrl) => {
+  const counters = { calls: 0, attempts: 0, throttled: 0, pacingWaitMs: 0 };
+  const pacedBudget = pacingBudget(options.maxOperationsPer10s);
+  const factory = (vaultUrl: string): KeyClient => {
     const key = normalizeVaultUrl(vaultUrl);
     let client = clients.get(key);
     if (!client) {
-      const additionalPolicies = options.maxOperationsPer10s
-        ? [{ policy: pacingPolicy(new RateLimiter(options.maxOperationsPer10s)), position: "perRetry" as const }]
-        : [];
+      // Pacing is per vault: one limiter per client, and one client per vault in this process.
+      const limiter = pacedBudget > 0 ? new RateLimiter(pacedBudget) : undefined;
       client = new KeyClient(key, options.credential, {
         disableChallengeResourceVerification: tlsOptions !== undefined,
         tlsOptions,
-        additionalPolicies,
+        additionalPolicies: [
+          { policy: countingCallsPolicy(counters), position: "perCall" },
+          { policy: pacingPolicy(limiter, counters), position: "perRetry" },
+        ],
         retryOptions: {
           maxRetries: options.maxRetries ?? DEFAULT_KEY_CLIENT_RETRY.maxRetries,
           retryDelayInMs: DEFAULT_KEY_CLIENT_RETRY.retryDelayInMs,
@@ -49,6 +72,24 @@ export function createKeyClientFactory(options: KeyVaultConnectionOptions): KeyC
     }
     return client;
   };
+  const stats = (): KeyVaultCallStats => ({
+    calls: counters.calls,
+    attempts: counters.attempts,
+    retries: Math.max(0, counters.attempts - counters.calls),
+    throttled: counters.throttled,
+    pacingWaitMs: counters.pacingWaitMs,
+  });
+  return Object.assign(factory, { stats });
+}
+
+/**
+ * The operations per 10 s the client actually allows itself for a vault budget: a small margin below
+ * it, because the vault counts a request when it arrives and network jitter can bunch arrivals that
+ * left evenly paced; a request the vault refuses costs a whole Retry-After (at least a second).
+ */
+export function pacingBudget(maxOperationsPer10s: number | undefined): number {
+  if (!maxOperationsPer10s || maxOperationsPer10s <= 0) return 0;
+  return Math.max(1, Math.floor(maxOperationsPer10s * PACING_SAFETY_FACTOR));
 }
 
 export function normalizeVaultUrl(vaultUrl: string): string {
@@ -57,11 +98,28 @@ export function normalizeVaultUrl(vaultUrl: string): string {
 }
 
 /** Waits for the pacing budget before every attempt, retries included (they count at the vault too). */
-function pacingPolicy(limiter: RateLimiter): PipelinePolicy {
+function pacingPolicy(limiter: RateLimiter | undefined, counters: { attempts: number; throttled: number; pacingWaitMs: number }): PipelinePolicy {
   return {
     name: "kvbackupPacing",
     async sendRequest(request, next) {
-      await limiter.acquire();
+      if (limiter) {
+        const started = performance.now();
+        await limiter.acquire();
+        counters.pacingWaitMs += performance.now() - started;
+      }
+      counters.attempts++;
+      const response = await next(request);
+      if (response.status === 429) counters.throttled++;
+      return response;
+    },
+  };
+}
+
+function countingCallsPolicy(counters: { calls: number }): PipelinePolicy {
+  return {
+    name: "kvbackupCallCounter",
+    sendRequest(request, next) {
+      counters.calls++;
       return next(request);
     },
   };
