@@ -21,6 +21,8 @@ export interface KvBackupConfig {
   /** NCRONTAB (six fields) of the scheduled backup. */
   readonly schedule: string;
   readonly retention: { readonly days: number; readonly keepMinComplete: number; readonly dryRun: boolean };
+  /** How a Managed HSM reaches the backup container: its own managed identity (default) or a SAS minted inside the activity. */
+  readonly hsmSasMode: "managedIdentity" | "userDelegationSas" | "accountSas";
   /** PEM file of the local emulator's certificate; set only when running against the emulator. */
   readonly emulatorCaPath?: string;
   /** Blob container URL (no SAS) that Managed HSM full backups are written to; required when HSMs are allowed. */
@@ -63,6 +65,7 @@ const schema = z.object({
   KVBACKUP_RETENTION_MIN_COMPLETE: int(1, 1000).default(7),
   KVBACKUP_RETENTION_DRY_RUN: z.enum(["true", "false"]).default("false"),
   KVBACKUP_EMULATOR_CA: z.string().optional(),
+  KVBACKUP_HSM_SAS_MODE: z.enum(["managedIdentity", "userDelegationSas", "accountSas"]).default("managedIdentity"),
   KVBACKUP_HSM_BACKUP_CONTAINER_URL: z.string().optional(),
 });
 
@@ -110,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KvBackupConfig
     retention: { days: s.KVBACKUP_RETENTION_DAYS, keepMinComplete: s.KVBACKUP_RETENTION_MIN_COMPLETE, dryRun: s.KVBACKUP_RETENTION_DRY_RUN === "true" },
     emulatorCaPath: s.KVBACKUP_EMULATOR_CA,
     hsmBackupContainerUrl: hsmContainer || undefined,
+    hsmSasMode: s.KVBACKUP_HSM_SAS_MODE,
   };
 }
 

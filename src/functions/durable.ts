@@ -7,6 +7,8 @@ import { loadConfig } from "../config";
 import { createKeyClientFactory, EmulatorTokenCredential } from "../keyvault/clients";
 import { createActivityHandlers, orchestrators, type ActivityHandlers } from "../registry";
 import { openBackupStore } from "../storage/open-store";
+import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
+import { createHsmStorageAccess } from "../storage/hsm-storage-access";
 
 /**
  * Registers kvbackup's orchestrators and activities with the Functions host. Thin on purpose: the
@@ -27,6 +29,8 @@ function activityHandlers(context: InvocationContext): ActivityHandlers {
     handlers = createActivityHandlers({
       keyClients: createKeyClientFactory({ credential, emulatorCaCert, maxOperationsPer10s: config.maxOperationsPer10s }),
       store: openBackupStore({ storage: config.storage, container: config.container, credential: new DefaultAzureCredential() }),
+      hsmClients: createHsmClientFactory({ credential, emulatorCaCert }),
+      hsmStorageAccess: createHsmStorageAccess({ mode: config.hsmSasMode, storage: config.storage, credential: new DefaultAzureCredential() }),
       log: (record) => context.log(JSON.stringify({ source: "kvbackup", ...record })),
     });
   }

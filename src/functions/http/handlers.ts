@@ -70,7 +70,8 @@ export const HTTP_FUNCTIONS: readonly HttpFunctionSpec[] = [
 ];
 
 const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
-const HSM_FOLDER = /^mhsm-[a-z0-9-]+-\d{14}$/i;
+// The service names folders mhsm-<name>-<yyyyMMddHHmmss>, and some api-versions add milliseconds.
+const HSM_FOLDER = /^mhsm-[a-z0-9-]+-\d{14}(\d{3})?$/i;
 
 /** A JSON line per notable event: Application Insights indexes its fields (see docs/operations.md). */
 export function logEvent(context: InvocationContext, record: { event: string; [field: string]: unknown }): void {
