@@ -10,6 +10,7 @@ import {
   type VaultBackupInput,
   type WriteBackupManifestInput,
 } from "../src/contracts";
+import { runBoundedBatches } from "./bounded-batches";
 import { failureReason, toRetryOptions } from "./retry";
 
 /**
@@ -48,35 +49,33 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
   });
   context.df.setCustomStatus(status("backup"));
 
-  const inFlight = new Map<df.Task, number>();
-  let next = 0;
-  while (batchesDone < inventory.batchCount) {
-    while (inFlight.size < input.tuning.batchesInFlight && next < inventory.batchCount) {
+  yield* runBoundedBatches(context, {
+    batchCount: inventory.batchCount,
+    inFlight: input.tuning.batchesInFlight,
+    schedule: (batchIndex) => {
       const batchInput: BackupKeyBatchInput = {
         jobId,
         backupSetId: inventory.backupSetId,
         vaultUrl: input.vaultUrl,
-        batchIndex: next,
+        batchIndex,
         keyConcurrency: input.tuning.keyConcurrency,
       };
-      inFlight.set(context.df.callActivityWithRetry(ActivityNames.backupKeyBatch, retry, batchInput), next);
-      next++;
-    }
-    const finished: df.Task = yield context.df.Task.any([...inFlight.keys()]);
-    const batchIndex = inFlight.get(finished)!;
-    inFlight.delete(finished);
-    batchesDone++;
-    if (finished.isFaulted) {
-      // Every retry failed: the manifest records this batch's keys as failed, with this reason.
-      failedBatches.push({ batchIndex, reason: failureReason(finished) });
-    } else {
-      const counts = finished.result as BatchCounts;
-      done += counts.succeeded + counts.failed;
-      failed += counts.failed;
-      bytes += counts.bytes;
-    }
-    context.df.setCustomStatus(status("backup"));
-  }
+      return context.df.callActivityWithRetry(ActivityNames.backupKeyBatch, retry, batchInput);
+    },
+    onFinished: (batchIndex, finished) => {
+      batchesDone++;
+      if (finished.isFaulted) {
+        // Every retry failed: the manifest records this batch's keys as failed, with this reason.
+        failedBatches.push({ batchIndex, reason: failureReason(finished) });
+      } else {
+        const counts = finished.result as BatchCounts;
+        done += counts.succeeded + counts.failed;
+        failed += counts.failed;
+        bytes += counts.bytes;
+      }
+      context.df.setCustomStatus(status("backup"));
+    },
+  });
 
   context.df.setCustomStatus(status("manifest"));
   const manifestInput: WriteBackupManifestInput = {
