@@ -1,8 +1,10 @@
 import type { BackupStore } from "../src/storage/backup-store";
 import {
   BackupSetPaths,
+  DamagedBackupDocumentError,
   inventorySchema,
   isVaultFolderName,
+  manifestPlacementProblem,
   manifestSchema,
   parseBackupSetRef,
   parseDocument,
@@ -27,7 +29,10 @@ export class BackupSetReader {
   manifest(paths: BackupSetPaths): Promise<Manifest> {
     return this.cached(paths.manifest, async () => {
       if (!(await this.store.exists(paths.manifest))) throw new BackupSetIncompleteError(paths.backupSetId);
-      return parseDocument(manifestSchema, paths.manifest, await this.store.read(paths.manifest));
+      const manifest = parseDocument(manifestSchema, paths.manifest, await this.store.read(paths.manifest));
+      const problem = manifestPlacementProblem(manifest, paths);
+      if (problem) throw new DamagedBackupDocumentError(paths.manifest, problem);
+      return manifest;
     });
   }
 

@@ -4,6 +4,7 @@ import type {
   BackupSummary,
   BatchCounts,
   KeyInventorySummary,
+  KeyIssue,
   TakeKeyInventoryInput,
   WriteBackupManifestInput,
 } from "../src/contracts";
@@ -26,9 +27,11 @@ import {
   vaultFolder,
   type BatchRecord,
   type Inventory,
+  type InventoryEntry,
   type KeyResult,
   type Manifest,
 } from "../src/storage/backup-set";
+import { INVENTORY_VERSION_PREFETCH } from "../src/tuning";
 import { mapWithConcurrency } from "../src/util/pool";
 import { BackupSetReader } from "./backup-set-reader";
 import { StoredChecksumMismatchError } from "./errors";
@@ -65,16 +68,24 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     const client = keyClients(input.vaultUrl);
     const toBackUp: Inventory["toBackUp"] = [];
     const skipped: Inventory["skipped"] = [];
+    const prefetch = new VersionPrefetch(client, () => keyClients.spareBudget?.(input.vaultUrl) ?? 0);
     try {
       for await (const page of client.listPropertiesOfKeys().byPage({ maxPageSize: 25 })) {
         for (const key of page) {
           if (!accept(key.name)) continue;
           if (key.managed) skipped.push({ name: key.name, reason: CERTIFICATE_BACKED_REASON });
-          else toBackUp.push({ name: key.name, managed: false, updatedOn: key.updatedOn?.toISOString() });
+          else {
+            const entry: Inventory["toBackUp"][number] = { name: key.name, managed: false, updatedOn: key.updatedOn?.toISOString() };
+            toBackUp.push(entry);
+            prefetch.offer(entry);
+          }
         }
+        prefetch.pump();
       }
     } catch (error) {
       throw toKeyVaultError(error);
+    } finally {
+      await prefetch.finish();
     }
     toBackUp.sort((a, b) => compareNames(a.name, b.name));
     skipped.sort((a, b) => compareNames(a.name, b.name));
@@ -106,22 +117,21 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     const start = input.batchIndex * inventory.batchSize;
     const keys = inventory.toBackUp.slice(start, start + inventory.batchSize);
     const client = keyClients(input.vaultUrl);
-    const results = await mapWithConcurrency(keys, input.keyConcurrency, (key) => backUpOneKey(client, paths, key.name, input.jobId));
+    const results = await mapWithConcurrency(keys, input.keyConcurrency, (key) => backUpOneKey(client, paths, key, input.jobId));
     const record: BatchRecord = { batchIndex: input.batchIndex, keys: results };
     const written = await store.writeOnce(recordPath, encodeDocument(record));
     const kept = written.outcome === "created" ? record : parseDocument(batchRecordSchema, recordPath, written.existing);
     return countBatch(kept);
   }
 
-  async function backUpOneKey(client: KeyClient, paths: BackupSetPaths, name: string, jobId: string): Promise<KeyResult> {
-    let versions: { version: string; createdOn?: Date; updatedOn?: Date }[];
+  async function backUpOneKey(client: KeyClient, paths: BackupSetPaths, key: InventoryEntry, jobId: string): Promise<KeyResult> {
+    const name = key.name;
+    let versions: KeyVersionInfo[];
     let backup: Uint8Array | undefined;
     try {
-      // Versions first: a version added meanwhile is then in the backup, never only in the manifest.
-      versions = [];
-      for await (const page of client.listPropertiesOfKeyVersions(name).byPage({ maxPageSize: 25 })) {
-        for (const v of page) versions.push({ version: v.version ?? "", createdOn: v.createdOn, updatedOn: v.updatedOn });
-      }
+      // Versions first (here, or already in the inventory): a version added meanwhile is then in the
+      // backup, never only in the manifest.
+      versions = key.versions?.map(fromStoredVersion) ?? (await listKeyVersions(client, name));
       backup = await client.backupKey(name);
     } catch (error) {
       const kvError = toKeyVaultError(error);
@@ -174,36 +184,36 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     const inventory = await reader.inventory(paths);
     const batchCount = Math.ceil(inventory.toBackUp.length / inventory.batchSize);
     const failedBatches = new Map(input.failedBatches.map((b) => [b.batchIndex, b.reason]));
-    const records = await mapWithConcurrency(Array.from({ length: batchCount }, (_, i) => i), 8, async (i) => {
+    const readRecord = async (i: number): Promise<BatchRecord | undefined> => {
       const path = paths.batch(i);
       return (await store.exists(path)) ? parseDocument(batchRecordSchema, path, await store.read(path)) : undefined;
-    });
+    };
 
-    const keys: KeyResult[] = [];
-    for (let i = 0; i < batchCount; i++) {
-      const record = records[i];
-      const expected = inventory.toBackUp.slice(i * inventory.batchSize, (i + 1) * inventory.batchSize);
-      const byName = new Map((record?.keys ?? []).map((k) => [k.name, k]));
-      for (const key of expected) {
-        const result = byName.get(key.name);
-        if (result) keys.push(result);
-        else keys.push({ name: key.name, result: "failed", reason: `batch ${i} did not complete: ${failedBatches.get(i) ?? "no result recorded"}` });
+    // The manifest is written from the batch records one at a time, as text (one key per line), so its
+    // size in memory is its bytes only: no object per key, no whole-document string. The inventory is
+    // sorted by name and the batches are slices of it, so keys come out in name order; the certificate-
+    // backed (skipped) keys, also sorted, are merged in. Two passes over the records: the first counts
+    // and measures, the second writes into a buffer of the exact size.
+    const keysInOrder = async function* (): AsyncGenerator<KeyResult> {
+      const skippedKeys = inventory.skipped;
+      let s = 0;
+      const ahead = new Map<number, Promise<BatchRecord | undefined>>();
+      for (let i = 0; i < batchCount; i++) {
+        for (let j = i; j < Math.min(batchCount, i + MANIFEST_READ_AHEAD); j++) if (!ahead.has(j)) ahead.set(j, readRecord(j));
+        const record = await ahead.get(i)!;
+        ahead.delete(i);
+        const byName = new Map((record?.keys ?? []).map((k) => [k.name, k]));
+        for (const key of inventory.toBackUp.slice(i * inventory.batchSize, (i + 1) * inventory.batchSize)) {
+          while (s < skippedKeys.length && compareNames(skippedKeys[s]!.name, key.name) < 0) yield skippedResult(skippedKeys[s++]!);
+          yield byName.get(key.name) ?? { name: key.name, result: "failed", reason: `batch ${i} did not complete: ${failedBatches.get(i) ?? "no result recorded"}` };
+        }
       }
-    }
-    for (const skipped of inventory.skipped) keys.push({ name: skipped.name, result: "skipped", reason: skipped.reason });
-    keys.sort((a, b) => compareNames(a.name, b.name));
-
-    let succeeded = 0, failed = 0, skipped = 0, versions = 0, bytes = 0;
-    for (const key of keys) {
-      if (key.result === "succeeded") {
-        succeeded++;
-        versions += key.versionCount;
-        bytes += key.size;
-      } else if (key.result === "failed") failed++;
-      else skipped++;
-    }
-    const counts = { total: keys.length, succeeded, failed, skipped, versions, bytes };
-    const manifest: Manifest = {
+      while (s < skippedKeys.length) yield skippedResult(skippedKeys[s++]!);
+    };
+    const writer = new ManifestWriter();
+    for await (const key of keysInOrder()) writer.measure(key);
+    const state = manifestState(writer.counts);
+    const header: Omit<Manifest, "keys"> = {
       format: MANIFEST_FORMAT,
       jobId: input.jobId,
       backupSetId: input.backupSetId,
@@ -212,13 +222,24 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
       endedAt: input.endedAt,
       include: inventory.include,
       exclude: inventory.exclude,
-      state: manifestState(counts),
-      counts,
-      keys,
+      state,
+      counts: writer.counts,
     };
-    const written = await store.writeOnce(paths.manifest, encodeDocument(manifest));
-    const kept = written.outcome === "created" ? manifest : parseDocument(manifestSchema, paths.manifest, written.existing);
-    return summarizeManifest(kept);
+    writer.begin(header);
+    for await (const key of keysInOrder()) writer.write(key);
+    const written = await store.writeOnce(paths.manifest, writer.end());
+    if (written.outcome === "exists") return summarizeManifest(parseDocument(manifestSchema, paths.manifest, written.existing));
+    return {
+      backupSetId: header.backupSetId,
+      vaultUrl: header.vaultUrl,
+      state,
+      keys: { total: header.counts.total, succeeded: header.counts.succeeded, failed: header.counts.failed, skipped: header.counts.skipped },
+      versions: header.counts.versions,
+      bytes: header.counts.bytes,
+      startedAt: header.startedAt,
+      endedAt: header.endedAt,
+      failures: writer.failures,
+    };
   }
 
   return { takeKeyInventory, backupKeyBatch, writeBackupManifest };
@@ -260,6 +281,144 @@ function countBatch(record: BatchRecord): BatchCounts {
     } else if (key.result === "failed") failed++;
   }
   return { batchIndex: record.batchIndex, succeeded, failed, bytes };
+}
+
+interface KeyVersionInfo {
+  version: string;
+  createdOn?: Date;
+  updatedOn?: Date;
+}
+
+async function listKeyVersions(client: KeyClient, name: string): Promise<KeyVersionInfo[]> {
+  const versions: KeyVersionInfo[] = [];
+  for await (const page of client.listPropertiesOfKeyVersions(name).byPage({ maxPageSize: 25 })) {
+    for (const v of page) versions.push({ version: v.version ?? "", createdOn: v.createdOn, updatedOn: v.updatedOn });
+  }
+  return versions;
+}
+
+type StoredVersion = NonNullable<InventoryEntry["versions"]>[number];
+
+function toStoredVersion(v: KeyVersionInfo): StoredVersion {
+  return { version: v.version, createdOn: v.createdOn?.toISOString(), updatedOn: v.updatedOn?.toISOString() };
+}
+
+function fromStoredVersion(v: StoredVersion): KeyVersionInfo {
+  return { version: v.version, createdOn: v.createdOn ? new Date(v.createdOn) : undefined, updatedOn: v.updatedOn ? new Date(v.updatedOn) : undefined };
+}
+
+/**
+ * Lists the versions of keys the inventory has already seen, while it is still paging through the vault:
+ * paging is one request at a time, so without this the vault's budget sits mostly idle for the first
+ * seconds of every job. Only with budget the paging leaves unused (a slot stays free for its next page),
+ * only until the paging ends; a key whose lookup did not finish or failed is simply looked up by its batch.
+ * (The room is counted as if every lookup in flight had yet to take its slot, so lookups never queue
+ * in front of the next page.)
+ */
+class VersionPrefetch {
+  private readonly waiting: InventoryEntry[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private started = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly client: KeyClient,
+    private readonly spareBudget: () => number,
+    private readonly concurrency = INVENTORY_VERSION_PREFETCH.concurrency,
+    private readonly maxKeys = INVENTORY_VERSION_PREFETCH.maxKeys,
+  ) {}
+
+  offer(entry: InventoryEntry): void {
+    if (!this.stopped && this.started + this.waiting.length < this.maxKeys) this.waiting.push(entry);
+  }
+
+  pump(): void {
+    while (!this.stopped && this.running.size < this.concurrency && this.waiting.length > 0 && this.spareBudget() > this.running.size + 1) {
+      const entry = this.waiting.shift()!;
+      this.started++;
+      const run: Promise<void> = listKeyVersions(this.client, entry.name).then(
+        (versions) => {
+          if (!this.stopped) entry.versions = versions.map(toStoredVersion);
+        },
+        () => undefined,
+      );
+      this.running.add(run);
+      void run.finally(() => {
+        this.running.delete(run);
+        this.pump();
+      });
+    }
+  }
+
+  /** Stops starting lookups and waits for those in flight: results that come in by then are kept. */
+  async finish(): Promise<void> {
+    this.waiting.length = 0;
+    await Promise.all([...this.running]);
+    this.stopped = true;
+  }
+}
+
+/** Batch records read ahead of the one being written into the manifest. */
+const MANIFEST_READ_AHEAD = 8;
+
+function skippedResult(entry: { name: string; reason: string }): KeyResult {
+  return { name: entry.name, result: "skipped", reason: entry.reason };
+}
+
+/**
+ * Builds the manifest's bytes key by key: `{ <header fields>, "keys": [` then one key result per line,
+ * then `]}`: the document encodeDocument would make (to any JSON reader), laid out one key per line.
+ * measure() every key first (counts, failures, size), then begin(), write() the same keys, end().
+ */
+class ManifestWriter {
+  readonly counts = { total: 0, succeeded: 0, failed: 0, skipped: 0, versions: 0, bytes: 0 };
+  readonly failures: KeyIssue[] = [];
+  private keyBytes = 0;
+  private buffer: Buffer | undefined;
+  private offset = 0;
+  private written = 0;
+  private close = "";
+
+  measure(key: KeyResult): void {
+    const c = this.counts;
+    c.total++;
+    if (key.result === "succeeded") {
+      c.succeeded++;
+      c.versions += key.versionCount;
+      c.bytes += key.size;
+    } else if (key.result === "failed") {
+      c.failed++;
+      if (this.failures.length < SUMMARY_FAILURE_LIMIT) this.failures.push({ name: key.name, reason: key.reason });
+    } else c.skipped++;
+    this.keyBytes += Buffer.byteLength(this.line(key, c.total - 1), "utf8");
+  }
+
+  begin(header: Omit<Manifest, "keys">): void {
+    const head = JSON.stringify(header, null, 1);
+    const open = `${head.slice(0, head.lastIndexOf("}")).trimEnd()},\n "keys": [\n`;
+    this.close = `${this.counts.total > 0 ? "\n" : ""} ]\n}\n`;
+    const size = Buffer.byteLength(open, "utf8") + this.keyBytes + Buffer.byteLength(this.close, "utf8");
+    this.buffer = Buffer.allocUnsafe(size);
+    this.offset = this.buffer.write(open, 0, "utf8");
+  }
+
+  write(key: KeyResult): void {
+    const line = this.line(key, this.written++);
+    const length = Buffer.byteLength(line, "utf8");
+    if (this.offset + length > this.buffer!.length) throw new Error("the batch records changed while the manifest was being written");
+    this.offset += this.buffer!.write(line, this.offset, "utf8");
+  }
+
+  end(): Buffer {
+    const buffer = this.buffer!;
+    this.offset += buffer.write(this.close, this.offset, "utf8");
+    if (this.written !== this.counts.total || this.offset !== buffer.length) throw new Error("the batch records changed while the manifest was being written");
+    return buffer;
+  }
+
+  private line(key: KeyResult, index: number): string {
+    return `${index === 0 ? "" : ",\n"}  ${JSON.stringify(key)}`;
+  }
 }
 
 export function compareNames(a: string, b: string): number {

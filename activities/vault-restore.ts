@@ -3,6 +3,7 @@ import type { KeyIssue, PlanRestoreInput, RestoreBatchResult, RestoreKeyBatchInp
 import { createNameFilter } from "../src/filters";
 import { KeyConflictError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
 import type { KeyClientFactory } from "../src/keyvault/clients";
+import { settleChallenge } from "../src/keyvault/challenge";
 import type { BackupStore } from "../src/storage/backup-store";
 import { BackupObjectNotFoundError } from "../src/storage/backup-store";
 import { sha256Hex, type Manifest, type SucceededKeyResult } from "../src/storage/backup-set";
@@ -105,22 +106,27 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     const { restorable } = selection(manifest, input.include, input.exclude);
     const keys = restorable.slice(input.batchIndex * input.batchSize, (input.batchIndex + 1) * input.batchSize);
     const client = keyClients(input.targetVaultUrl);
+    // Before the parallel restores (requests with a body): see settleChallenge.
+    if (keys.length > 0) await settleChallenge(client);
     const skipped: KeyIssue[] = [];
     const failed: KeyIssue[] = [];
+    const alreadyInTarget: string[] = [];
     let restored = 0;
     await mapWithConcurrency(keys, input.keyConcurrency, async (key) => {
       const outcome = await restoreOneKey(client, paths.root, key, input.onConflict);
       if (outcome.kind === "restored") restored++;
+      else if (outcome.kind === "alreadyInTarget") alreadyInTarget.push(key.name);
       else if (outcome.kind === "skipped") skipped.push({ name: key.name, reason: outcome.reason });
       else {
         failed.push({ name: key.name, reason: outcome.reason });
         deps.log?.({ event: "keyFailed", jobId: input.jobId, vaultUrl: input.targetVaultUrl, key: key.name, reason: outcome.reason });
       }
     });
-    return { batchIndex: input.batchIndex, restored, skipped, failed };
+    alreadyInTarget.sort();
+    return { batchIndex: input.batchIndex, restored, skipped, failed, ...(alreadyInTarget.length > 0 ? { alreadyInTarget } : {}) };
   }
 
-  type Outcome = { kind: "restored" } | { kind: "skipped" | "failed"; reason: string };
+  type Outcome = { kind: "restored" } | { kind: "alreadyInTarget" } | { kind: "skipped" | "failed"; reason: string };
 
   async function restoreOneKey(client: KeyClient, root: string, key: SucceededKeyResult, onConflict: "skip" | "fail"): Promise<Outcome> {
     // Checked right before the restore: a blob is never sent to the vault unless it is the one recorded.
@@ -139,6 +145,10 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
           await sleep(settleDelay);
           continue;
         }
+        // The same key, version for version: an earlier attempt restored it (its answer was lost, or the
+        // job was interrupted and resumed). Restores are idempotent this way; the orchestrator tells this
+        // apart from a name that was taken before the job began.
+        if (holder === "active" && (await holdsBackedUpVersions(client, key))) return { kind: "alreadyInTarget" };
         const reason =
           holder === "deleted"
             ? "a soft-deleted key of that name is in the target vault (recover or purge it first)"
@@ -148,6 +158,22 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
         return { kind: onConflict === "skip" ? "skipped" : "failed", reason };
       }
     }
+  }
+
+  /** True when the target's key has exactly the backed-up versions: the manifest's latest version id, and as many versions. */
+  async function holdsBackedUpVersions(client: KeyClient, key: SucceededKeyResult): Promise<boolean> {
+    if (!key.latestVersion) return false;
+    const versions = new Set<string>();
+    try {
+      for await (const page of client.listPropertiesOfKeyVersions(key.name).byPage({ maxPageSize: 25 })) {
+        for (const v of page) if (v.version) versions.add(v.version);
+      }
+    } catch (error) {
+      const kvError = toKeyVaultError(error);
+      if (kvError instanceof KeyNotFoundError) return false;
+      throw kvError;
+    }
+    return versions.size === key.versionCount && versions.has(key.latestVersion);
   }
 
   async function whoHoldsName(client: KeyClient, name: string): Promise<"active" | "deleted" | "none"> {

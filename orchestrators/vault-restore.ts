@@ -10,10 +10,13 @@ import {
   type RestoreSummary,
   type VaultRestoreInput,
 } from "../src/contracts";
+import { runBoundedBatches } from "./bounded-batches";
 import { failureReason, toRetryOptions } from "./retry";
 
 /** The job ends Failed with this when the conflict policy is `fail` and a name is taken: nothing was restored. */
 export const RESTORE_CONFLICT_PREFIX = "restore refused, nothing was changed:";
+/** Why a name that was taken before the job began is skipped. */
+export const ALREADY_EXISTS_REASON = "a key of that name already exists in the target vault";
 
 /**
  * Restores a backup set: plan (manifest, filters, target vault state) → batches that verify each
@@ -64,6 +67,9 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
   }
 
   let restored = 0, batchesDone = 0;
+  // Names taken before any batch ran; a batch that finds one of the others already restored, version for
+  // version, is seeing its own earlier attempt (retry, lost answer, resumed job): that key counts as restored.
+  const takenBeforeJob = new Set([...plan.alreadyPresent, ...plan.softDeleted].map((name) => name.toLowerCase()));
   const skipped: KeyIssue[] = [];
   const failures: KeyIssue[] = [...plan.missingOrDamaged];
   const status = (phase: JobProgress["phase"]): JobProgress => ({
@@ -79,38 +85,40 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
   });
   context.df.setCustomStatus(status("restore"));
 
-  const inFlight = new Map<df.Task, number>();
-  let next = 0;
-  while (batchesDone < plan.batchCount) {
-    while (inFlight.size < input.tuning.batchesInFlight && next < plan.batchCount) {
+  yield* runBoundedBatches(context, {
+    batchCount: plan.batchCount,
+    inFlight: input.tuning.batchesInFlight,
+    schedule: (batchIndex) => {
       const batchInput: RestoreKeyBatchInput = {
         jobId,
         backupSetId: plan.backupSetId,
         targetVaultUrl: plan.targetVaultUrl,
         include: input.include,
         exclude: input.exclude,
-        batchIndex: next,
+        batchIndex,
         batchSize: input.tuning.batchSize,
         keyConcurrency: input.tuning.keyConcurrency,
         onConflict: input.onConflict,
       };
-      inFlight.set(context.df.callActivityWithRetry(ActivityNames.restoreKeyBatch, retry, batchInput), next);
-      next++;
-    }
-    const finished: df.Task = yield context.df.Task.any([...inFlight.keys()]);
-    const batchIndex = inFlight.get(finished)!;
-    inFlight.delete(finished);
-    batchesDone++;
-    if (finished.isFaulted) {
-      failures.push({ name: `batch-${batchIndex}`, reason: `every attempt of restore batch ${batchIndex} failed: ${failureReason(finished)}` });
-    } else {
-      const result = finished.result as RestoreBatchResult;
-      restored += result.restored;
-      skipped.push(...result.skipped);
-      failures.push(...result.failed);
-    }
-    context.df.setCustomStatus(status("restore"));
-  }
+      return context.df.callActivityWithRetry(ActivityNames.restoreKeyBatch, retry, batchInput);
+    },
+    onFinished: (batchIndex, finished) => {
+      batchesDone++;
+      if (finished.isFaulted) {
+        failures.push({ name: `batch-${batchIndex}`, reason: `every attempt of restore batch ${batchIndex} failed: ${failureReason(finished)}` });
+      } else {
+        const result = finished.result as RestoreBatchResult;
+        restored += result.restored;
+        skipped.push(...result.skipped);
+        failures.push(...result.failed);
+        for (const name of result.alreadyInTarget ?? []) {
+          if (takenBeforeJob.has(name.toLowerCase())) skipped.push({ name, reason: ALREADY_EXISTS_REASON });
+          else restored++;
+        }
+      }
+      context.df.setCustomStatus(status("restore"));
+    },
+  });
 
   context.df.setCustomStatus(status("done"));
   skipped.sort(byName);

@@ -3,6 +3,7 @@ import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { KeyClient } from "@azure/keyvault-keys";
 import { PACING_SAFETY_FACTOR } from "../tuning";
 import { RateLimiter } from "../util/rate-limiter";
+import { tryTimeoutPolicy } from "./try-timeout";
 
 /**
  * Builds one KeyClient per vault URL and reuses it, so every call of a job shares one pipeline and
@@ -17,6 +18,8 @@ export interface KeyVaultConnectionOptions {
   /** Retries of one call by the SDK (429 honours Retry-After; 5xx back off exponentially). */
   readonly maxRetries?: number;
   readonly maxRetryDelayMs?: number;
+  /** Longest wait for one attempt's answer before it is retried on a new connection (default 60 s; 0 = none). */
+  readonly tryTimeoutMs?: number;
 }
 
 /** What the clients of one factory did, for benchmarks and diagnostics (counters since the factory was made). */
@@ -25,8 +28,10 @@ export interface KeyVaultCallStats {
   readonly calls: number;
   /** Requests sent, retries included (the 401 of the authentication challenge excluded). */
   readonly attempts: number;
-  /** attempts - calls: what the SDK retried (429, 5xx, dropped connections). */
+  /** attempts - calls - challenges: what the SDK retried (429, 5xx, dropped connections). */
   readonly retries: number;
+  /** 401 answers of the authentication challenge (one per new token), which the SDK answers by resending. */
+  readonly challenges: number;
   /** 429 answers seen by the clients. */
   readonly throttled: number;
   /** Time requests spent waiting for the pacing budget, summed over requests. */
@@ -37,6 +42,11 @@ export interface KeyClientFactory {
   (vaultUrl: string): KeyClient;
   /** Counters over every client this factory made (absent on test doubles). */
   readonly stats?: () => KeyVaultCallStats;
+  /**
+   * Operations the pacing budget of this vault would let go right now (Infinity without pacing).
+   * Lets optional work use budget that would otherwise go unused, without delaying the main work.
+   */
+  readonly spareBudget?: (vaultUrl: string) => number;
 }
 
 /** Tuned for bulk work: a throttled call waits for the vault rather than failing the key. */
@@ -44,9 +54,10 @@ export const DEFAULT_KEY_CLIENT_RETRY = { maxRetries: 10, retryDelayInMs: 800, m
 
 export function createKeyClientFactory(options: KeyVaultConnectionOptions): KeyClientFactory {
   const clients = new Map<string, KeyClient>();
+  const limiters = new Map<string, RateLimiter>();
   // One object for the life of the factory: the HTTP client caches its agent by this identity.
   const tlsOptions = options.emulatorCaCert ? { ca: options.emulatorCaCert } : undefined;
-  const counters = { calls: 0, attempts: 0, throttled: 0, pacingWaitMs: 0 };
+  const counters = { calls: 0, attempts: 0, challenges: 0, throttled: 0, pacingWaitMs: 0 };
   const pacedBudget = pacingBudget(options.maxOperationsPer10s);
   const factory = (vaultUrl: string): KeyClient => {
     const key = normalizeVaultUrl(vaultUrl);
@@ -54,12 +65,15 @@ export function createKeyClientFactory(options: KeyVaultConnectionOptions): KeyC
     if (!client) {
       // Pacing is per vault: one limiter per client, and one client per vault in this process.
       const limiter = pacedBudget > 0 ? new RateLimiter(pacedBudget) : undefined;
+      if (limiter) limiters.set(key, limiter);
       client = new KeyClient(key, options.credential, {
         disableChallengeResourceVerification: tlsOptions !== undefined,
         tlsOptions,
         additionalPolicies: [
           { policy: countingCallsPolicy(counters), position: "perCall" },
           { policy: pacingPolicy(limiter, counters), position: "perRetry" },
+          // After pacing, so a wait for the budget never counts against an attempt's time.
+          { policy: tryTimeoutPolicy(options.tryTimeoutMs), position: "perRetry" },
         ],
         retryOptions: {
           maxRetries: options.maxRetries ?? DEFAULT_KEY_CLIENT_RETRY.maxRetries,
@@ -75,11 +89,17 @@ export function createKeyClientFactory(options: KeyVaultConnectionOptions): KeyC
   const stats = (): KeyVaultCallStats => ({
     calls: counters.calls,
     attempts: counters.attempts,
-    retries: Math.max(0, counters.attempts - counters.calls),
+    retries: Math.max(0, counters.attempts - counters.calls - counters.challenges),
+    challenges: counters.challenges,
     throttled: counters.throttled,
     pacingWaitMs: counters.pacingWaitMs,
   });
-  return Object.assign(factory, { stats });
+  const spareBudget = (vaultUrl: string): number => {
+    if (pacedBudget <= 0) return Number.POSITIVE_INFINITY;
+    const limiter = limiters.get(normalizeVaultUrl(vaultUrl));
+    return limiter ? Math.max(0, limiter.operations - limiter.used) : pacedBudget;
+  };
+  return Object.assign(factory, { stats, spareBudget });
 }
 
 /**
@@ -97,20 +117,32 @@ export function normalizeVaultUrl(vaultUrl: string): string {
   return `${url.protocol}//${url.host}`.toLowerCase();
 }
 
-/** Waits for the pacing budget before every attempt, retries included (they count at the vault too). */
-function pacingPolicy(limiter: RateLimiter | undefined, counters: { attempts: number; throttled: number; pacingWaitMs: number }): PipelinePolicy {
+/**
+ * Takes a pacing slot before every attempt, retries included (they count at the vault too), and gives
+ * it back when the answer is in: the vault counted the request by then (see RateLimiter).
+ */
+function pacingPolicy(
+  limiter: RateLimiter | undefined,
+  counters: { attempts: number; challenges: number; throttled: number; pacingWaitMs: number },
+): PipelinePolicy {
   return {
     name: "kvbackupPacing",
     async sendRequest(request, next) {
+      let release: (() => void) | undefined;
       if (limiter) {
         const started = performance.now();
-        await limiter.acquire();
+        release = await limiter.acquireSlot();
         counters.pacingWaitMs += performance.now() - started;
       }
       counters.attempts++;
-      const response = await next(request);
-      if (response.status === 429) counters.throttled++;
-      return response;
+      try {
+        const response = await next(request);
+        if (response.status === 429) counters.throttled++;
+        else if (response.status === 401 && response.headers.get("www-authenticate")) counters.challenges++;
+        return response;
+      } finally {
+        release?.();
+      }
     },
   };
 }

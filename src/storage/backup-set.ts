@@ -111,6 +111,11 @@ export const inventoryEntrySchema = z.object({
   /** Backs a certificate: the service refuses its backup as a key. */
   managed: z.boolean(),
   updatedOn: z.string().optional(),
+  /**
+   * The key's versions, when the inventory already listed them (it does for some keys, with budget the
+   * key listing leaves unused); the batch lists them itself otherwise. Listed before the backup either way.
+   */
+  versions: z.array(z.object({ version: z.string(), createdOn: z.string().optional(), updatedOn: z.string().optional() })).optional(),
 });
 export type InventoryEntry = z.infer<typeof inventoryEntrySchema>;
 
@@ -194,6 +199,32 @@ export function parseDocument<T>(schema: z.ZodType<T>, path: string, bytes: Buff
     throw new DamagedBackupDocumentError(path, `${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
   }
   return parsed.data;
+}
+
+/**
+ * A manifest belongs where it is stored: its vault is the one its folder is named after, its set id is
+ * the folder's, each blob it names is that key's blob in this set, and no key is listed twice.
+ * A manifest copied in from another vault or set, or edited by hand, is refused as a whole rather than
+ * trusted: it decides which vault a restore writes to and which bytes are sent there.
+ */
+export function manifestPlacementProblem(manifest: Manifest, paths: BackupSetPaths): string | undefined {
+  let folder: string | undefined;
+  try {
+    folder = /^https:\/\//i.test(manifest.vaultUrl) ? vaultFolder(manifest.vaultUrl) : undefined;
+  } catch {
+    folder = undefined;
+  }
+  if (folder === undefined) return "its vaultUrl is not an https URL";
+  if (folder !== paths.vaultFolderName) return `it names vault ${folder} but is stored in the folder of ${paths.vaultFolderName} (copied from another vault?)`;
+  if (manifest.backupSetId !== paths.backupSetId) return `it names backup set ${truncate(manifest.backupSetId)} but is stored in ${paths.backupSetId}`;
+  const seen = new Set<string>();
+  for (const key of manifest.keys) {
+    const lower = key.name.toLowerCase();
+    if (seen.has(lower)) return `key ${key.name} is listed twice`;
+    seen.add(lower);
+    if (key.result === "succeeded" && key.blobPath !== paths.keyBlob(key.name)) return `the blob path of key ${key.name} is not ${paths.keyBlob(key.name)}`;
+  }
+  return undefined;
 }
 
 export function encodeDocument(value: unknown): Buffer {
