@@ -53,6 +53,29 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
   const { keyClients, store } = deps;
   const reader = deps.reader ?? new BackupSetReader(store);
 
+  /**
+   * What the batches and the manifest need from an inventory, kept for the few sets in progress: names and
+   * the versions the inventory already listed, not the parsed document (a job holds it from its first
+   * batch to its manifest, and at 50,000 keys the document's objects are several megabytes).
+   */
+  const inventoryViews = new Map<string, Promise<InventoryView>>();
+  function inventoryView(paths: BackupSetPaths): Promise<InventoryView> {
+    let view = inventoryViews.get(paths.inventory);
+    if (!view) {
+      view = (async () => {
+        const doc = parseDocument(inventorySchema, paths.inventory, await store.read(paths.inventory));
+        const versions = new Map<string, StoredVersion[]>();
+        for (const entry of doc.toBackUp) if (entry.versions) versions.set(entry.name, entry.versions);
+        return { batchSize: doc.batchSize, names: doc.toBackUp.map((e) => e.name), versions, skipped: doc.skipped, include: doc.include, exclude: doc.exclude };
+      })();
+      inventoryViews.set(paths.inventory, view);
+      // A failed read must not stick: the next attempt reads again.
+      view.catch(() => inventoryViews.delete(paths.inventory));
+      while (inventoryViews.size > INVENTORY_VIEWS_KEPT) inventoryViews.delete(inventoryViews.keys().next().value!);
+    }
+    return view;
+  }
+
   function pathsFor(vaultUrl: string, backupSetId: string): BackupSetPaths {
     return new BackupSetPaths(vaultFolder(vaultUrl), backupSetId);
   }
@@ -113,9 +136,11 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     const recordPath = paths.batch(input.batchIndex);
     if (await store.exists(recordPath)) return verifyRecordedBatch(paths, recordPath);
 
-    const inventory = await reader.inventory(paths);
+    const inventory = await inventoryView(paths);
     const start = input.batchIndex * inventory.batchSize;
-    const keys = inventory.toBackUp.slice(start, start + inventory.batchSize);
+    const keys: InventoryEntry[] = inventory.names
+      .slice(start, start + inventory.batchSize)
+      .map((name) => ({ name, managed: false, versions: inventory.versions.get(name) }));
     const client = keyClients(input.vaultUrl);
     const results = await mapWithConcurrency(keys, input.keyConcurrency, (key) => backUpOneKey(client, paths, key, input.jobId));
     const record: BatchRecord = { batchIndex: input.batchIndex, keys: results };
@@ -181,8 +206,8 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     if (await store.exists(paths.manifest)) {
       return summarizeManifest(parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest)));
     }
-    const inventory = await reader.inventory(paths);
-    const batchCount = Math.ceil(inventory.toBackUp.length / inventory.batchSize);
+    const inventory = await inventoryView(paths);
+    const batchCount = Math.ceil(inventory.names.length / inventory.batchSize);
     const failedBatches = new Map(input.failedBatches.map((b) => [b.batchIndex, b.reason]));
     const readRecord = async (i: number): Promise<BatchRecord | undefined> => {
       const path = paths.batch(i);
@@ -203,9 +228,9 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
         const record = await ahead.get(i)!;
         ahead.delete(i);
         const byName = new Map((record?.keys ?? []).map((k) => [k.name, k]));
-        for (const key of inventory.toBackUp.slice(i * inventory.batchSize, (i + 1) * inventory.batchSize)) {
-          while (s < skippedKeys.length && compareNames(skippedKeys[s]!.name, key.name) < 0) yield skippedResult(skippedKeys[s++]!);
-          yield byName.get(key.name) ?? { name: key.name, result: "failed", reason: `batch ${i} did not complete: ${failedBatches.get(i) ?? "no result recorded"}` };
+        for (const name of inventory.names.slice(i * inventory.batchSize, (i + 1) * inventory.batchSize)) {
+          while (s < skippedKeys.length && compareNames(skippedKeys[s]!.name, name) < 0) yield skippedResult(skippedKeys[s++]!);
+          yield byName.get(name) ?? { name, result: "failed", reason: `batch ${i} did not complete: ${failedBatches.get(i) ?? "no result recorded"}` };
         }
       }
       while (s < skippedKeys.length) yield skippedResult(skippedKeys[s++]!);
@@ -357,6 +382,19 @@ class VersionPrefetch {
     this.stopped = true;
   }
 }
+
+interface InventoryView {
+  readonly batchSize: number;
+  /** Inventory order (sorted by name); batch i is names[i*batchSize … (i+1)*batchSize). */
+  readonly names: readonly string[];
+  readonly versions: ReadonlyMap<string, StoredVersion[]>;
+  readonly skipped: Inventory["skipped"];
+  readonly include: string[];
+  readonly exclude: string[];
+}
+
+/** Inventories kept in memory (one per backup job in progress in this process). */
+const INVENTORY_VIEWS_KEPT = 4;
 
 /** Batch records read ahead of the one being written into the manifest. */
 const MANIFEST_READ_AHEAD = 8;

@@ -35,17 +35,22 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     const accept = createNameFilter(include, exclude);
     const selected = manifest.keys.filter((k) => accept(k.name));
     const restorable = selected.filter((k): k is SucceededKeyResult => k.result === "succeeded");
+    // A key that failed at backup time is a hole in the set; one skipped on purpose (certificate-backed,
+    // deleted mid-backup) never had a key backup to restore, and is reported as skipped again.
     const unusable: KeyIssue[] = selected
-      .filter((k) => k.result !== "succeeded")
+      .filter((k) => k.result === "failed")
       .map((k) => ({ name: k.name, reason: `not in the backup set: ${"reason" in k ? k.reason : "no backup"}` }));
-    return { selected, restorable, unusable };
+    const skippedAtBackup: KeyIssue[] = selected
+      .filter((k) => k.result === "skipped")
+      .map((k) => ({ name: k.name, reason: `skipped at backup time: ${"reason" in k ? k.reason : "not backed up"}` }));
+    return { selected, restorable, unusable, skippedAtBackup };
   }
 
   async function planRestore(input: PlanRestoreInput): Promise<RestorePlan> {
     const paths = await reader.locate(input.backupSetId);
     const manifest = await reader.manifest(paths);
     const targetVaultUrl = input.targetVaultUrl ?? manifest.vaultUrl;
-    const { selected, restorable, unusable } = selection(manifest, input.include, input.exclude);
+    const { selected, restorable, unusable, skippedAtBackup } = selection(manifest, input.include, input.exclude);
     const client = keyClients(targetVaultUrl);
 
     // Two listings instead of a GET per key: 1 request per 25 keys against the throttle budget.
@@ -77,6 +82,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
       alreadyPresent,
       softDeleted,
       missingOrDamaged,
+      skippedAtBackup,
       batchCount: Math.ceil(restorable.length / input.batchSize),
     };
   }

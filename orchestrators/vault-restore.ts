@@ -57,9 +57,9 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
         total: plan.keysSelected,
         succeeded: 0,
         failed: plan.missingOrDamaged.length,
-        skipped: conflicts.length,
+        skipped: conflicts.length + plan.skippedAtBackup.length,
       },
-      skipped: [],
+      skipped: [...plan.skippedAtBackup],
       failures: plan.missingOrDamaged,
       startedAt,
       endedAt: context.df.currentUtcDateTime.toISOString(),
@@ -70,7 +70,7 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
   // Names taken before any batch ran; a batch that finds one of the others already restored, version for
   // version, is seeing its own earlier attempt (retry, lost answer, resumed job): that key counts as restored.
   const takenBeforeJob = new Set([...plan.alreadyPresent, ...plan.softDeleted].map((name) => name.toLowerCase()));
-  const skipped: KeyIssue[] = [];
+  const skipped: KeyIssue[] = [...plan.skippedAtBackup];
   const failures: KeyIssue[] = [...plan.missingOrDamaged];
   const status = (phase: JobProgress["phase"]): JobProgress => ({
     phase,

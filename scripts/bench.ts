@@ -306,6 +306,8 @@ interface RunResult {
   failures: number;
   keysSucceeded: number;
   peakRssMb: number;
+  /** CLI runs: the most heap in use right after a full garbage collection (what the process keeps; RSS adds what V8 lets grow before collecting). */
+  retainedHeapMb?: number;
   history: { events: number; episodes: number; replayMs: number; replayShare: number; activities: number } | null;
   /** CPU of the measuring process (the product for in-process runs; the CLI for cli-backup) and of the emulator process. */
   cpu: { processShare: number; emulatorShare: number | null; storageShare: number | null };
@@ -654,6 +656,7 @@ async function cliMemoryRun(ctx: Context, keys: number, hookPath: string): Promi
     failures: (summary.keys?.failed ?? 0) + (code === 0 ? 0 : keys - succeeded - (summary.keys?.failed ?? 0)),
     keysSucceeded: succeeded,
     peakRssMb: Math.max(exitPeakKb, polledPeakKb) / 1024,
+    retainedHeapMb: markerLine ? Number(/retainedKb=(\d+)/.exec(markerLine)?.[1] ?? NaN) / 1024 : undefined,
     history: null,
     cpu: {
       processShare: Number.isFinite(cliCpuMs) ? cliCpuMs / wallMs : NaN,
@@ -674,11 +677,18 @@ function writeRssHook(dir: string): string {
     [
       '"use strict";',
       'const fs = require("node:fs");',
+      'const { PerformanceObserver, constants } = require("node:perf_hooks");',
+      "let retained = 0;",
+      "// Heap in use right after each full garbage collection: what the process really keeps.",
+      "const observer = new PerformanceObserver((list) => {",
+      "  for (const e of list.getEntries()) if (e.detail && e.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) retained = Math.max(retained, process.memoryUsage().heapUsed);",
+      "});",
+      'observer.observe({ entryTypes: ["gc"] });',
       'process.on("exit", () => {',
       "  let kb = 0;",
       '  try { kb = Number(/VmHWM:\\s+(\\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"))[1]); } catch { kb = process.resourceUsage().maxRSS; }',
       "  const cpu = process.cpuUsage();",
-      `  try { fs.writeSync(2, "\\n${RSS_MARKER}" + kb + " cpuMs=" + Math.round((cpu.user + cpu.system) / 1000) + "\\n"); } catch {}`,
+      `  try { fs.writeSync(2, "\\n${RSS_MARKER}" + kb + " cpuMs=" + Math.round((cpu.user + cpu.system) / 1000) + " retainedKb=" + Math.round(retained / 1024) + "\\n"); } catch {}`,
       "});",
       "",
     ].join("\n"),

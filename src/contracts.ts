@@ -158,6 +158,8 @@ export interface RestorePlan {
   readonly softDeleted: readonly string[];
   /** In the selection but without a usable backup: failed at backup time, blob missing or damaged. */
   readonly missingOrDamaged: readonly KeyIssue[];
+  /** In the selection but skipped on purpose at backup time (e.g. certificate-backed keys): reported as skipped. */
+  readonly skippedAtBackup: readonly KeyIssue[];
   readonly batchCount: number;
 }
 

@@ -35,7 +35,7 @@ export const DEFAULT_HSM_POLLING: HsmPollingPolicy = {
 /**
  * Share of the configured budget the client paces itself to (see pacingBudget in src/keyvault/clients.ts).
  */
-export const PACING_SAFETY_FACTOR = 0.98;
+export const PACING_SAFETY_FACTOR = 0.99;
 
 /**
  * While the inventory pages through the vault (one request at a time, 25 keys a page: about 10 s for

@@ -302,6 +302,8 @@ function printRestore(io: Io, json: boolean, jobId: string, s: RestoreSummary): 
       `  soft-deleted      ${s.plan.softDeleted.length}${s.plan.softDeleted.length ? `: ${s.plan.softDeleted.slice(0, 20).join(", ")}` : ""}`,
       `  missing/damaged   ${s.plan.missingOrDamaged.length}`,
       ...s.plan.missingOrDamaged.map((k) => `    ${k.name}: ${k.reason}`),
+      `  skipped at backup ${s.plan.skippedAtBackup.length}`,
+      ...s.plan.skippedAtBackup.map((k) => `    ${k.name}: ${k.reason}`),
     );
   } else {
     lines.push(`  keys  ${s.keys.succeeded} restored, ${s.keys.skipped} skipped, ${s.keys.failed} failed, of ${s.keys.total}`);

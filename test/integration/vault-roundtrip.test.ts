@@ -95,6 +95,14 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
       expect(manifest.state).toBe("complete");
     });
 
+    it("when the whole set is restored, the keys skipped at backup are reported as skipped again, not as failures", async () => {
+      const target = await env.emulator.addVault();
+      const result = await (await runtime.startRestore({ backupSetId, targetVaultUrl: target.url, include: [], exclude: [], dryRun: false, onConflict: "fail" })).result;
+      expect(result.output!.keys).toEqual({ total: 14, succeeded: 12, failed: 0, skipped: 2 });
+      expect(result.output!.skipped.map((k) => k.name)).toEqual(["cert-00000", "cert-00001"]);
+      expect(target.keyCount()).toBe(12);
+    });
+
     it("when it is a dry run, it returns the plan and writes nothing, to the vault or the store", async () => {
       const before = await storeContents(store);
       const target = await env.emulator.addVault();

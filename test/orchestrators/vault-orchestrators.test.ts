@@ -120,12 +120,13 @@ describe("vault restore orchestrator", () => {
     backupSetId: "v/20260101T000000Z-job",
     sourceVaultUrl: "https://myvault.vault.azure.net",
     targetVaultUrl: "https://other.vault.azure.net",
-    keysSelected: 5,
+    keysSelected: 6,
     toRestoreCount: 3,
     toRestore: [],
     alreadyPresent: ["k3"],
     softDeleted: [],
     missingOrDamaged: [{ name: "k4", reason: "not in the backup set: failed" }],
+    skippedAtBackup: [{ name: "c1", reason: "skipped at backup time: backs a certificate" }],
     batchCount: 2,
   };
   const input = (dryRun: boolean, onConflict: "skip" | "fail") => ({
@@ -184,7 +185,8 @@ describe("vault restore orchestrator", () => {
     const status = await host.waitForCompletion("r3");
     await host.close();
     const output = status.output as RestoreSummary;
-    expect(output.keys).toEqual({ total: 5, succeeded: 2, failed: 1, skipped: 1 });
+    expect(output.keys).toEqual({ total: 6, succeeded: 2, failed: 1, skipped: 2 });
+    expect(output.skipped.map((k) => k.name)).toEqual(["c1", "k3"]);
     expect(output.failures).toEqual([{ name: "k4", reason: expect.any(String) }]);
     expect(calls.sort()).toEqual([0, 1]);
   });

@@ -19,6 +19,7 @@ describe("the restore orchestrator's accounting of keys already in the target", 
     alreadyPresent: ["Taken"],
     softDeleted: ["gone"],
     missingOrDamaged: [],
+    skippedAtBackup: [],
     batchCount: 2,
   };
   const input: VaultRestoreInput = {
