@@ -58,6 +58,7 @@ interface BenchOptions {
   out: string;
   quick: boolean;
   storage: StorageKind;
+  strict: boolean;
 }
 
 /**
@@ -88,6 +89,7 @@ function parseOptions(argv: string[]): BenchOptions {
     .option("--key-concurrency <n>", "override the tuned default", int(1, 256))
     .option("--quick", "a short run for iteration: 2,000 keys, baseline 200 keys, memory at 2,000 and 10,000 keys")
     .addOption(new Option("--storage <kind>", "backup store for every run: folder (fresh temp folder per run) or azurite (fresh Azurite per run; slows down as blobs accumulate)").choices(["folder", "azurite"]).default("folder"))
+    .option("--strict", "exit 1 when a target is not met (by default only failed keys or a failed run do)")
     .option("--json", "print the result document (also written to --out) on stdout instead of the table")
     .option("--out <dir>", "folder for the result JSON", path.join(REPO_ROOT, "bench", "results"));
   program.parse(argv, { from: "user" });
@@ -105,6 +107,7 @@ function parseOptions(argv: string[]): BenchOptions {
     keyConcurrency?: number;
     quick?: boolean;
     json?: boolean;
+    strict?: boolean;
     out: string;
     storage: StorageKind;
   }>();
@@ -127,6 +130,7 @@ function parseOptions(argv: string[]): BenchOptions {
     out: path.resolve(o.out),
     quick,
     storage: o.storage,
+    strict: o.strict === true,
   };
 }
 
@@ -321,6 +325,8 @@ interface Context {
   readonly emulator: EmulatorProcess;
   readonly stamp: string;
   readonly tmp: string;
+  /** Stores not closed yet (a run that throws leaves its store here; main closes them). */
+  readonly openStorages: Set<RunStorage>;
   readonly log: (line: string) => void;
 }
 
@@ -337,6 +343,19 @@ let storageCount = 0;
 
 /** A fresh, empty store for one run. */
 async function openRunStorage(ctx: Context, label: string): Promise<RunStorage> {
+  const storage = await createRunStorage(ctx, label);
+  ctx.openStorages.add(storage);
+  let closed: Promise<void> | undefined;
+  return {
+    ...storage,
+    close: () => {
+      ctx.openStorages.delete(storage);
+      return (closed ??= storage.close());
+    },
+  };
+}
+
+async function createRunStorage(ctx: Context, label: string): Promise<RunStorage> {
   if (ctx.options.storage === "azurite") {
     const azurite: RunningAzurite = await startAzurite();
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient("bench-samples");
@@ -802,12 +821,13 @@ function checkTargets(runs: RunResult[], options: BenchOptions): TargetCheck[] {
   if (baseline) {
     for (const r of runs.filter((x) => x.kind === "backup")) {
       const ratio = r.keysPerSecond / baseline.keysPerSecond;
-      // At 2,000/10s the vault itself allows at most ~98 keys/s (2 operations per key): 8× the loop is out of reach there.
-      const judged = r.throttle >= 4_000;
+      // The most keys per second the vault admits for this job: its rate over the operations each key costs.
+      const ceiling = r.throttle > 0 ? r.throttle / 10 / (r.vaultOps / r.keys) : Number.POSITIVE_INFINITY;
+      const reachable = ceiling / baseline.keysPerSecond;
       checks.push({
-        target: `${r.name}: ≥ 8 × the keys/s of the sequential loop${judged ? "" : " (informational: the vault caps this run)"}`,
-        value: `${ratio.toFixed(1)} ×`,
-        met: judged ? ratio >= 8 : true,
+        target: `${r.name}: ≥ 8 × the keys/s of the sequential loop`,
+        value: `${ratio.toFixed(1)} × (${r.keysPerSecond.toFixed(0)} vs ${baseline.keysPerSecond.toFixed(1)} keys/s; the vault admits at most ${ceiling.toFixed(0)} keys/s here = ${reachable.toFixed(1)} ×)`,
+        met: ratio >= 8,
       });
     }
   }
@@ -872,7 +892,10 @@ async function main(): Promise<number> {
     log(`starting the Key Vault emulator (child process); backup sets go to ${options.storage === "azurite" ? "a fresh Azurite per run" : `a fresh folder per run under ${tmp}`}`);
     const emulator = await EmulatorProcess.start();
     cleanups.push(() => emulator.stop());
-    const ctx: Context = { options, emulator, stamp, tmp, log };
+    const ctx: Context = { options, emulator, stamp, tmp, log, openStorages: new Set() };
+    cleanups.push(async () => {
+      for (const storage of [...ctx.openStorages]) await storage.close().catch(() => undefined);
+    });
 
     if (options.parts.has("throttled")) for (const throttle of options.throttles) runs.push(...(await throttledRuns(ctx, throttle)));
     if (options.parts.has("baseline")) runs.push(await sequentialBaseline(ctx));
@@ -910,7 +933,9 @@ async function main(): Promise<number> {
     out.push(`whole bench: ${document.durationS.toFixed(0)} s`, "");
     process.stdout.write(out.join("\n"));
   }
-  return checks.every((c) => c.met) ? 0 : 1;
+  const failedKeys = runs.reduce((n, r) => n + r.failures, 0);
+  if (failedKeys > 0) return 1;
+  return options.strict && !checks.every((c) => c.met) ? 1 : 0;
 }
 
 if (process.env[ROLE_ENV] === "emulator") {
