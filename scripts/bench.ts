@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: how fast kvbackup backs up and restores a large vault at Key Vault's throttle limit,
  * measured end to end on this machine with the real product (orchestrators on the in-process durable
- * host, the real KeyClient, Blob Storage on Azurite) against the Key Vault emulator.
+ * host, the real KeyClient, the real activities and backup store) against the Key Vault emulator.
+ * docs/performance.md has the figures, how to read them and how the defaults were chosen.
  *
  * Processes: this one runs the product and the measurements; the emulator runs in a child process (a
- * fork of this script, driven over IPC: vaults, seeding, knobs, stats), Azurite in another, so the vault
- * and the storage do not share this process's event loop, as in Azure. The memory runs start the
- * `kvbackup backup` command in a child process of its own and read its peak RSS.
+ * fork of this script, driven over IPC: vaults, seeding, knobs, stats), so the vault does not share this
+ * process's event loop, as in Azure. Backup sets go to a fresh folder per run, or with --storage azurite
+ * to a fresh Azurite per run (in its own process; it slows down as blobs accumulate, see the docs). The
+ * memory runs start the `kvbackup backup` command in a child process of its own and read its peak RSS.
  *
  * Runs, in order:
  *   1. for each throttle (default 2,000 and 4,000 operations per 10 s, 20 ms added latency): back up N keys
@@ -18,8 +20,7 @@
  * Prints a table, checks the targets, and writes everything to bench/results/<timestamp>.json.
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
-import { promises as fsp } from "node:fs";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
@@ -51,6 +52,7 @@ interface BenchOptions {
   throttles: number[];
   baselineKeys: number;
   memoryKeys: number[];
+  memorySamples: number;
   parts: Set<Part>;
   maxOpsPer10s?: number;
   tuning: Partial<JobTuning>;
@@ -75,13 +77,14 @@ const PARTS: readonly Part[] = ["throttled", "baseline", "memory"];
 
 function parseOptions(argv: string[]): BenchOptions {
   const program = new Command("npm run bench --")
-    .description("Measure kvbackup backup and restore at Key Vault's throttle limit against the local emulator and Azurite")
+    .description("Measure kvbackup backup and restore at Key Vault's throttle limit against the local Key Vault emulator (see docs/performance.md)")
     .option("--keys <n>", "keys in the vault for the throttled runs", int(1, 1_000_000))
     .option("--versions <n>", "versions per key", int(1, 500), 2)
     .option("--latency-ms <ms>", "latency the emulator adds to every answer in the throttled and baseline runs", int(0, 10_000), 20)
     .option("--throttles <list>", "emulator throttles (operations per 10 s) for the throttled runs, comma-separated (0 = none)", intList(0, 1_000_000))
     .option("--baseline-keys <n>", "keys for the sequential per-key loop (the baseline)", int(1, 1_000_000))
     .option("--memory-keys <list>", "key counts for the CLI memory runs (no latency, no throttle), comma-separated", intList(1, 1_000_000))
+    .option("--memory-samples <n>", "runs of the CLI per key count (the highest peak counts)", int(1, 20), 1)
     .addOption(new Option("--only <parts>", `run only these parts, comma-separated: ${PARTS.join(", ")}`).argParser(partList))
     .option("--max-ops-per-10s <n>", "kvbackup's pacing budget (default: each run's throttle, as an operator would set it)", int(0, 1_000_000))
     .option("--batch-size <n>", "override the tuned default", int(1, 1000))
@@ -100,6 +103,7 @@ function parseOptions(argv: string[]): BenchOptions {
     throttles?: number[];
     baselineKeys?: number;
     memoryKeys?: number[];
+    memorySamples: number;
     only?: Set<Part>;
     maxOpsPer10s?: number;
     batchSize?: number;
@@ -119,6 +123,7 @@ function parseOptions(argv: string[]): BenchOptions {
     throttles: o.throttles ?? [2_000, 4_000],
     baselineKeys: o.baselineKeys ?? (quick ? 200 : 500),
     memoryKeys: o.memoryKeys ?? (quick ? [2_000, 10_000] : [10_000, 50_000]),
+    memorySamples: o.memorySamples,
     parts: o.only ?? new Set(PARTS),
     maxOpsPer10s: o.maxOpsPer10s,
     tuning: {
@@ -596,9 +601,9 @@ async function sequentialBaseline(ctx: Context): Promise<RunResult> {
 }
 
 /** `kvbackup backup` in a child process, no latency and no throttle: the command's own peak RSS. */
-async function cliMemoryRun(ctx: Context, keys: number, hookPath: string): Promise<RunResult> {
+async function cliMemoryRun(ctx: Context, keys: number, hookPath: string, sample: number): Promise<RunResult> {
   const { options, emulator } = ctx;
-  const name = `mem-${keys}`;
+  const name = `mem-${keys}-${sample}`;
   const vault = await emulator.addVault(name, { latencyMs: 0, throttle: 0 }, keys, options.versions);
   const storage = await openRunStorage(ctx, `memory-${keys}`);
   await emulator.resetStats(name);
@@ -655,7 +660,7 @@ async function cliMemoryRun(ctx: Context, keys: number, hookPath: string): Promi
   const stats = await emulator.stats(name);
   const succeeded = summary.keys?.succeeded ?? 0;
   return {
-    name: `CLI backup ${keys} (no throttle)`,
+    name: `CLI backup ${keys} (no throttle)${options.memorySamples > 1 ? ` #${sample + 1}` : ""}`,
     kind: "cli-backup",
     keys,
     versions: options.versions,
@@ -831,15 +836,25 @@ function checkTargets(runs: RunResult[], options: BenchOptions): TargetCheck[] {
       });
     }
   }
-  const mem = runs.filter((r) => r.kind === "cli-backup").sort((a, b) => a.keys - b.keys);
+  // The highest peak of the samples of each key count.
+  const byKeys = new Map<number, RunResult>();
+  for (const r of runs.filter((x) => x.kind === "cli-backup")) if ((byKeys.get(r.keys)?.peakRssMb ?? -1) < r.peakRssMb) byKeys.set(r.keys, r);
+  const mem = [...byKeys.values()].sort((a, b) => a.keys - b.keys);
   if (mem.length > 0) {
     const small = mem[0]!;
-    checks.push({ target: `CLI backup of ${small.keys} keys: peak RSS ≤ 250 MB`, value: `${small.peakRssMb.toFixed(0)} MB`, met: small.peakRssMb <= 250 });
+    const retained = (r: RunResult) => (r.retainedHeapMb !== undefined && Number.isFinite(r.retainedHeapMb) ? `; heap kept after full GC ${r.retainedHeapMb.toFixed(1)} MB` : "");
+    checks.push({ target: `CLI backup of ${small.keys} keys: peak RSS ≤ 250 MB`, value: `${small.peakRssMb.toFixed(0)} MB${retained(small)}`, met: small.peakRssMb <= 250 });
     for (const big of mem.slice(1)) {
       const growth = big.peakRssMb / small.peakRssMb - 1;
-      checks.push({ target: `CLI backup of ${big.keys} keys: peak RSS < 20 % above ${small.keys} keys`, value: `+${(growth * 100).toFixed(1)} % (${big.peakRssMb.toFixed(0)} MB)`, met: growth < 0.2 });
+      // Stated for 10,000 vs 50,000 keys; a run of a few seconds (--quick) ends before the heap settles.
+      const judged = small.keys >= 10_000;
+      checks.push({
+        target: `CLI backup of ${big.keys} keys: peak RSS < 20 % above ${small.keys} keys${judged ? "" : " (informational: too short a run to judge)"}`,
+        value: `+${(growth * 100).toFixed(1)} % (${big.peakRssMb.toFixed(0)} MB${retained(big)})`,
+        met: judged ? growth < 0.2 : true,
+      });
     }
-    for (const r of mem) if (r.failures > 0) checks.push({ target: `${r.name}: no failures`, value: String(r.failures), met: false });
+    for (const r of runs.filter((x) => x.kind === "cli-backup")) if (r.failures > 0) checks.push({ target: `${r.name}: no failures`, value: String(r.failures), met: false });
   }
   void options;
   return checks;
@@ -902,7 +917,7 @@ async function main(): Promise<number> {
     if (options.parts.has("memory")) {
       if (!existsSync(CLI_BIN)) throw new Error(`${CLI_BIN} not found`);
       const hook = writeRssHook(tmp);
-      for (const keys of options.memoryKeys) runs.push(await cliMemoryRun(ctx, keys, hook));
+      for (const keys of options.memoryKeys) for (let i = 0; i < options.memorySamples; i++) runs.push(await cliMemoryRun(ctx, keys, hook, i));
     }
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

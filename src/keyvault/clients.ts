@@ -103,9 +103,9 @@ export function createKeyClientFactory(options: KeyVaultConnectionOptions): KeyC
 }
 
 /**
- * The operations per 10 s the client actually allows itself for a vault budget: a small margin below
- * it, because the vault counts a request when it arrives and network jitter can bunch arrivals that
- * left evenly paced; a request the vault refuses costs a whole Retry-After (at least a second).
+ * The operations per 10 s the client actually allows itself for a vault budget: PACING_SAFETY_FACTOR of
+ * it. The limiter already counts conservatively (see RateLimiter); the small margin hedges how the real
+ * service counts across its front ends, since a refused request costs a whole Retry-After (a second or more).
  */
 export function pacingBudget(maxOperationsPer10s: number | undefined): number {
   if (!maxOperationsPer10s || maxOperationsPer10s <= 0) return 0;
