@@ -11,9 +11,9 @@ import {
   parseContainerUrl,
   scrubSas,
   splitFolderUrl,
-  withoutQuery,
   type HsmStorageAccess,
 } from "../src/storage/hsm-storage-access";
+import { redactUrl } from "../src/util/redact-url";
 import type { ActivityLogger } from "./logging";
 
 /**
@@ -100,7 +100,7 @@ export function toJobStatus(operation: HsmJobStatus["operation"], op: HsmOperati
     ...(op.error ? { error: { code: op.error.code, message: scrubSas(op.error.message) } } : {}),
     ...(op.startTime ? { startTime: op.startTime } : {}),
     ...(op.endTime ? { endTime: op.endTime } : {}),
-    ...(operation === "backup" && op.azureStorageBlobContainerUri ? { folderUrl: withoutQuery(op.azureStorageBlobContainerUri) } : {}),
+    ...(operation === "backup" && op.azureStorageBlobContainerUri ? { folderUrl: redactUrl(op.azureStorageBlobContainerUri) } : {}),
     ...(op.retryAfterSeconds !== undefined ? { retryAfterSeconds: op.retryAfterSeconds } : {}),
   };
 }

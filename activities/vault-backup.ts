@@ -31,7 +31,7 @@ import {
   type KeyResult,
   type Manifest,
 } from "../src/storage/backup-set";
-import { INVENTORY_VERSION_PREFETCH } from "../src/tuning";
+import { INVENTORY_PREFETCH } from "../src/tuning";
 import { mapWithConcurrency } from "../src/util/pool";
 import { BackupSetReader } from "./backup-set-reader";
 import { StoredChecksumMismatchError } from "./errors";
@@ -64,9 +64,27 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     if (!view) {
       view = (async () => {
         const doc = parseDocument(inventorySchema, paths.inventory, await store.read(paths.inventory));
+        const versionDetails = doc.versionDetails !== false;
         const versions = new Map<string, StoredVersion[]>();
-        for (const entry of doc.toBackUp) if (entry.versions) versions.set(entry.name, entry.versions);
-        return { batchSize: doc.batchSize, names: doc.toBackUp.map((e) => e.name), versions, skipped: doc.skipped, include: doc.include, exclude: doc.exclude };
+        const listedUpdatedOn = new Map<string, string>();
+        const backups = new Map<string, StoredBackup>();
+        for (const entry of doc.toBackUp) {
+          if (entry.versions) versions.set(entry.name, entry.versions);
+          if (entry.backup) backups.set(entry.name, entry.backup);
+          // Without version details the key list's update time is all the manifest gets (and what a resumed restore compares).
+          if (!versionDetails && entry.updatedOn) listedUpdatedOn.set(entry.name, entry.updatedOn);
+        }
+        return {
+          batchSize: doc.batchSize,
+          versionDetails,
+          names: doc.toBackUp.map((e) => e.name),
+          versions,
+          listedUpdatedOn,
+          backups,
+          skipped: doc.skipped,
+          include: doc.include,
+          exclude: doc.exclude,
+        };
       })();
       inventoryViews.set(paths.inventory, view);
       // A failed read must not stick: the next attempt reads again.
@@ -91,7 +109,18 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     const client = keyClients(input.vaultUrl);
     const toBackUp: Inventory["toBackUp"] = [];
     const skipped: Inventory["skipped"] = [];
-    const prefetch = new VersionPrefetch(client, () => keyClients.spareBudget?.(input.vaultUrl) ?? 0);
+    // What the budget the paging leaves unused is spent on: each seen key's versions, or without version
+    // details its whole backup (the one vault operation it costs), so the job's first window is not idle.
+    const aheadOfBatches = input.versionDetails
+      ? async (entry: InventoryEntry) => {
+          const versions = (await listKeyVersions(client, entry.name)).map(toStoredVersion);
+          return () => void (entry.versions = versions);
+        }
+      : async (entry: InventoryEntry) => {
+          const stored = await storeBackup(paths, entry.name, await client.backupKey(entry.name));
+          return () => void (entry.backup = { size: stored.size, sha256: stored.sha256 });
+        };
+    const prefetch = new IdleBudgetPrefetch(() => keyClients.spareBudget?.(input.vaultUrl) ?? 0, aheadOfBatches);
     try {
       for await (const page of client.listPropertiesOfKeys().byPage({ maxPageSize: 25 })) {
         for (const key of page) {
@@ -121,6 +150,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
       include: [...input.include],
       exclude: [...input.exclude],
       batchSize: input.batchSize,
+      ...(input.versionDetails ? {} : { versionDetails: false }),
       toBackUp,
       skipped,
     };
@@ -140,23 +170,31 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     const start = input.batchIndex * inventory.batchSize;
     const keys: InventoryEntry[] = inventory.names
       .slice(start, start + inventory.batchSize)
-      .map((name) => ({ name, managed: false, versions: inventory.versions.get(name) }));
+      .map((name) => ({
+        name,
+        managed: false,
+        versions: inventory.versions.get(name),
+        updatedOn: inventory.listedUpdatedOn.get(name),
+        backup: inventory.backups.get(name),
+      }));
     const client = keyClients(input.vaultUrl);
-    const results = await mapWithConcurrency(keys, input.keyConcurrency, (key) => backUpOneKey(client, paths, key, input.jobId));
+    const results = await mapWithConcurrency(keys, input.keyConcurrency, (key) => backUpOneKey(client, paths, key, input.jobId, inventory.versionDetails));
     const record: BatchRecord = { batchIndex: input.batchIndex, keys: results };
     const written = await store.writeOnce(recordPath, encodeDocument(record));
     const kept = written.outcome === "created" ? record : parseDocument(batchRecordSchema, recordPath, written.existing);
     return countBatch(kept);
   }
 
-  async function backUpOneKey(client: KeyClient, paths: BackupSetPaths, key: InventoryEntry, jobId: string): Promise<KeyResult> {
+  async function backUpOneKey(client: KeyClient, paths: BackupSetPaths, key: InventoryEntry, jobId: string, versionDetails: boolean): Promise<KeyResult> {
     const name = key.name;
-    let versions: KeyVersionInfo[];
+    // Taken and stored by the inventory, in this job.
+    if (key.backup) return { name, result: "succeeded", updatedOn: key.updatedOn, blobPath: paths.keyBlob(name), ...key.backup };
+    let versions: KeyVersionInfo[] | undefined;
     let backup: Uint8Array | undefined;
     try {
       // Versions first (here, or already in the inventory): a version added meanwhile is then in the
       // backup, never only in the manifest.
-      versions = key.versions?.map(fromStoredVersion) ?? (await listKeyVersions(client, name));
+      if (versionDetails) versions = key.versions?.map(fromStoredVersion) ?? (await listKeyVersions(client, name));
       backup = await client.backupKey(name);
     } catch (error) {
       const kvError = toKeyVaultError(error);
@@ -167,26 +205,18 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
       return { name, result: "failed", reason: describeFailure(kvError) };
     }
     if (!backup || backup.length === 0) return { name, result: "failed", reason: "the vault returned an empty backup" };
+    const details = versions ? versionSummary(versions) : { updatedOn: key.updatedOn };
+    return { name, result: "succeeded", ...details, ...(await storeBackup(paths, name, backup)) };
+  }
 
+  /** Writes a key's backup to its blob, once: an earlier attempt in this job (same path) keeps its blob, as written. */
+  async function storeBackup(paths: BackupSetPaths, name: string, backup: Uint8Array | undefined): Promise<{ blobPath: string; size: number; sha256: string }> {
+    if (!backup || backup.length === 0) throw new Error(`the vault returned an empty backup of ${name}`);
     const blobPath = paths.keyBlob(name);
     const data = Buffer.from(backup.buffer, backup.byteOffset, backup.byteLength);
     const written = await store.writeOnce(blobPath, data);
-    // An earlier attempt of this batch (same job) already wrote this key: keep that blob, as written.
     const stored = written.outcome === "created" ? data : written.existing;
-    const latest = versions.reduce<(typeof versions)[number] | undefined>(
-      (best, v) => (!best || (v.createdOn?.getTime() ?? 0) >= (best.createdOn?.getTime() ?? 0) ? v : best),
-      undefined,
-    );
-    return {
-      name,
-      result: "succeeded",
-      versionCount: versions.length,
-      latestVersion: latest?.version ?? "",
-      updatedOn: latest?.updatedOn?.toISOString(),
-      blobPath,
-      size: stored.length,
-      sha256: sha256Hex(stored),
-    };
+    return { blobPath, size: stored.length, sha256: sha256Hex(stored) };
   }
 
   /** A batch that already finished in this job: check its blobs against the record rather than redo it. */
@@ -248,6 +278,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
       include: inventory.include,
       exclude: inventory.exclude,
       state,
+      ...(inventory.versionDetails ? {} : { versionDetails: false }),
       counts: writer.counts,
     };
     writer.begin(header);
@@ -260,6 +291,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
       state,
       keys: { total: header.counts.total, succeeded: header.counts.succeeded, failed: header.counts.failed, skipped: header.counts.skipped },
       versions: header.counts.versions,
+      versionDetails: inventory.versionDetails,
       bytes: header.counts.bytes,
       startedAt: header.startedAt,
       endedAt: header.endedAt,
@@ -287,6 +319,7 @@ export function summarizeManifest(manifest: Manifest): BackupSummary {
     state: manifest.state,
     keys: { total: manifest.counts.total, succeeded: manifest.counts.succeeded, failed: manifest.counts.failed, skipped: manifest.counts.skipped },
     versions: manifest.counts.versions,
+    versionDetails: manifest.versionDetails !== false,
     bytes: manifest.counts.bytes,
     startedAt: manifest.startedAt,
     endedAt: manifest.endedAt,
@@ -314,6 +347,15 @@ interface KeyVersionInfo {
   updatedOn?: Date;
 }
 
+/** What the manifest records of a key's versions: how many, the latest (by creation time) and its update time. */
+function versionSummary(versions: readonly KeyVersionInfo[]): { versionCount: number; latestVersion: string; updatedOn?: string } {
+  const latest = versions.reduce<KeyVersionInfo | undefined>(
+    (best, v) => (!best || (v.createdOn?.getTime() ?? 0) >= (best.createdOn?.getTime() ?? 0) ? v : best),
+    undefined,
+  );
+  return { versionCount: versions.length, latestVersion: latest?.version ?? "", updatedOn: latest?.updatedOn?.toISOString() };
+}
+
 async function listKeyVersions(client: KeyClient, name: string): Promise<KeyVersionInfo[]> {
   const versions: KeyVersionInfo[] = [];
   for await (const page of client.listPropertiesOfKeyVersions(name).byPage({ maxPageSize: 25 })) {
@@ -323,6 +365,7 @@ async function listKeyVersions(client: KeyClient, name: string): Promise<KeyVers
 }
 
 type StoredVersion = NonNullable<InventoryEntry["versions"]>[number];
+type StoredBackup = NonNullable<InventoryEntry["backup"]>;
 
 function toStoredVersion(v: KeyVersionInfo): StoredVersion {
   return { version: v.version, createdOn: v.createdOn?.toISOString(), updatedOn: v.updatedOn?.toISOString() };
@@ -333,24 +376,26 @@ function fromStoredVersion(v: StoredVersion): KeyVersionInfo {
 }
 
 /**
- * Lists the versions of keys the inventory has already seen, while it is still paging through the vault:
- * paging is one request at a time, so without this the vault's budget sits mostly idle for the first
- * seconds of every job. Only with budget the paging leaves unused (a slot stays free for its next page),
- * only until the paging ends; a key whose lookup did not finish or failed is simply looked up by its batch.
- * (The room is counted as if every lookup in flight had yet to take its slot, so lookups never queue
- * in front of the next page.)
+ * Does the per-key work of keys the inventory has already seen (their version listing, or without
+ * version details their backup) while it is still paging through the vault: paging is one request at a
+ * time, so without this the vault's budget sits mostly idle for the first seconds of every job. Only with
+ * budget the paging leaves unused (a slot stays free for its next page), only until the paging ends, for
+ * at most `maxKeys` keys; a key whose work did not finish or failed is simply done by its batch.
+ * (The room is counted as if every call in flight had yet to take its slot, so they never queue in front
+ * of the next page.)
  */
-class VersionPrefetch {
+class IdleBudgetPrefetch {
   private readonly waiting: InventoryEntry[] = [];
   private readonly running = new Set<Promise<void>>();
   private started = 0;
   private stopped = false;
 
+  /** `work` does a key's calls and returns how to record the result in its entry. */
   constructor(
-    private readonly client: KeyClient,
     private readonly spareBudget: () => number,
-    private readonly concurrency = INVENTORY_VERSION_PREFETCH.concurrency,
-    private readonly maxKeys = INVENTORY_VERSION_PREFETCH.maxKeys,
+    private readonly work: (entry: InventoryEntry) => Promise<() => void>,
+    private readonly concurrency = INVENTORY_PREFETCH.concurrency,
+    private readonly maxKeys = INVENTORY_PREFETCH.maxKeys,
   ) {}
 
   offer(entry: InventoryEntry): void {
@@ -361,9 +406,9 @@ class VersionPrefetch {
     while (!this.stopped && this.running.size < this.concurrency && this.waiting.length > 0 && this.spareBudget() > this.running.size + 1) {
       const entry = this.waiting.shift()!;
       this.started++;
-      const run: Promise<void> = listKeyVersions(this.client, entry.name).then(
-        (versions) => {
-          if (!this.stopped) entry.versions = versions.map(toStoredVersion);
+      const run: Promise<void> = this.work(entry).then(
+        (record) => {
+          if (!this.stopped) record();
         },
         () => undefined,
       );
@@ -375,7 +420,7 @@ class VersionPrefetch {
     }
   }
 
-  /** Stops starting lookups and waits for those in flight: results that come in by then are kept. */
+  /** Stops starting work and waits for what is in flight: results that come in by then are kept. */
   async finish(): Promise<void> {
     this.waiting.length = 0;
     await Promise.all([...this.running]);
@@ -385,9 +430,14 @@ class VersionPrefetch {
 
 interface InventoryView {
   readonly batchSize: number;
+  readonly versionDetails: boolean;
   /** Inventory order (sorted by name); batch i is names[i*batchSize … (i+1)*batchSize). */
   readonly names: readonly string[];
   readonly versions: ReadonlyMap<string, StoredVersion[]>;
+  /** Only without version details: each key's update time from the key list. */
+  readonly listedUpdatedOn: ReadonlyMap<string, string>;
+  /** Only without version details: the backups the inventory already took and stored. */
+  readonly backups: ReadonlyMap<string, StoredBackup>;
   readonly skipped: Inventory["skipped"];
   readonly include: string[];
   readonly exclude: string[];
@@ -422,7 +472,7 @@ class ManifestWriter {
     c.total++;
     if (key.result === "succeeded") {
       c.succeeded++;
-      c.versions += key.versionCount;
+      c.versions += key.versionCount ?? 0;
       c.bytes += key.size;
     } else if (key.result === "failed") {
       c.failed++;

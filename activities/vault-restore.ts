@@ -166,8 +166,14 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     }
   }
 
-  /** True when the target's key has exactly the backed-up versions: the manifest's latest version id, and as many versions. */
+  /**
+   * True when the target's key has exactly the backed-up versions: the manifest's latest version id, and
+   * as many versions. A set taken without version details records only the latest version's update time
+   * (from the key list): then the target's latest version must carry that same time. Anything else,
+   * including a key updated between the inventory and its backup, counts as someone else's key.
+   */
   async function holdsBackedUpVersions(client: KeyClient, key: SucceededKeyResult): Promise<boolean> {
+    if (key.versionCount === undefined) return hasLatestUpdate(client, key);
     if (!key.latestVersion) return false;
     const versions = new Set<string>();
     try {
@@ -180,6 +186,18 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
       throw kvError;
     }
     return versions.size === key.versionCount && versions.has(key.latestVersion);
+  }
+
+  async function hasLatestUpdate(client: KeyClient, key: SucceededKeyResult): Promise<boolean> {
+    if (!key.updatedOn) return false;
+    try {
+      const current = await client.getKey(key.name);
+      return current.properties.updatedOn?.getTime() === new Date(key.updatedOn).getTime();
+    } catch (error) {
+      const kvError = toKeyVaultError(error);
+      if (kvError instanceof KeyNotFoundError) return false;
+      throw kvError;
+    }
   }
 
   async function whoHoldsName(client: KeyClient, name: string): Promise<"active" | "deleted" | "none"> {

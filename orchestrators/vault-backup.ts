@@ -31,6 +31,7 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
     exclude: input.exclude,
     startedAt,
     batchSize: input.tuning.batchSize,
+    versionDetails: input.versionDetails !== false,
   };
   const inventory: KeyInventorySummary = yield context.df.callActivityWithRetry(ActivityNames.takeKeyInventory, retry, inventoryInput);
 

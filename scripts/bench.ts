@@ -293,6 +293,8 @@ class EmulatorProcess {
 interface RunResult {
   name: string;
   kind: "backup" | "restore" | "sequential" | "cli-backup";
+  /** Backups only: whether each key's versions were listed for the manifest (two vault operations per key, or one). */
+  versionDetails?: boolean;
   keys: number;
   versions: number;
   latencyMs: number;
@@ -407,11 +409,9 @@ async function throttledRuns(ctx: Context, throttle: number): Promise<RunResult[
       throttle,
       maxOps,
       start: () => runtime.startBackup({ vaultUrl: source.url, include: [], exclude: [] }),
-      count: (out) => {
-        const s = out as { keys: { succeeded: number; failed: number } };
-        return { succeeded: s.keys.succeeded, failed: s.keys.failed };
-      },
+      count: backupCounts,
     });
+    backup.result.versionDetails = true;
     results.push(backup.result);
     const backupSetId = (backup.output as { backupSetId?: string } | undefined)?.backupSetId;
     if (!backupSetId) throw new Error(`the backup at ${throttle}/10s did not complete`);
@@ -437,11 +437,31 @@ async function throttledRuns(ctx: Context, throttle: number): Promise<RunResult[
       restore.result.failures = Math.max(restore.result.failures, options.keys - restored);
     }
     results.push(restore.result);
+
+    // The same vault again, with one vault operation per key: what the vault's limit allows without the
+    // version listing (the set is not used further).
+    ctx.log(`backup of the same vault without version details at ${throttle}/10s`);
+    const lean = await measureJob(ctx, runtime, {
+      name: `backup ${options.keys} @${throttle}/10s, no version details`,
+      kind: "backup",
+      vaultName: sourceName,
+      throttle,
+      maxOps,
+      start: () => runtime.startBackup({ vaultUrl: source.url, include: [], exclude: [], versionDetails: false }),
+      count: backupCounts,
+    });
+    lean.result.versionDetails = false;
+    results.push(lean.result);
   } finally {
     await runtime.close();
     await storage.close();
   }
   return results;
+}
+
+function backupCounts(out: unknown): { succeeded: number; failed: number } {
+  const s = out as { keys: { succeeded: number; failed: number } };
+  return { succeeded: s.keys.succeeded, failed: s.keys.failed };
 }
 
 interface JobSpec {
@@ -803,6 +823,8 @@ interface TargetCheck {
   target: string;
   value: string;
   met: boolean;
+  /** Reported but not judged (met is true): the run cannot show the target either way. */
+  informational?: boolean;
 }
 
 function checkTargets(runs: RunResult[], options: BenchOptions): TargetCheck[] {
@@ -829,10 +851,13 @@ function checkTargets(runs: RunResult[], options: BenchOptions): TargetCheck[] {
       // The most keys per second the vault admits for this job: its rate over the operations each key costs.
       const ceiling = r.throttle > 0 ? r.throttle / 10 / (r.vaultOps / r.keys) : Number.POSITIVE_INFINITY;
       const reachable = ceiling / baseline.keysPerSecond;
+      // Where the vault's own limit is below 8 × the loop, no client can meet it: reported, not judged.
+      const judged = reachable >= 8;
       checks.push({
-        target: `${r.name}: ≥ 8 × the keys/s of the sequential loop`,
+        target: `${r.name}: ≥ 8 × the keys/s of the sequential loop${judged ? "" : " (informational: beyond what this throttle admits)"}`,
         value: `${ratio.toFixed(1)} × (${r.keysPerSecond.toFixed(0)} vs ${baseline.keysPerSecond.toFixed(1)} keys/s; the vault admits at most ${ceiling.toFixed(0)} keys/s here = ${reachable.toFixed(1)} ×)`,
-        met: ratio >= 8,
+        met: judged ? ratio >= 8 : true,
+        informational: !judged,
       });
     }
   }
@@ -852,6 +877,7 @@ function checkTargets(runs: RunResult[], options: BenchOptions): TargetCheck[] {
         target: `CLI backup of ${big.keys} keys: peak RSS < 20 % above ${small.keys} keys${judged ? "" : " (informational: too short a run to judge)"}`,
         value: `+${(growth * 100).toFixed(1)} % (${big.peakRssMb.toFixed(0)} MB${retained(big)})`,
         met: judged ? growth < 0.2 : true,
+        informational: !judged,
       });
     }
     for (const r of runs.filter((x) => x.kind === "cli-backup")) if (r.failures > 0) checks.push({ target: `${r.name}: no failures`, value: String(r.failures), met: false });
@@ -943,7 +969,7 @@ async function main(): Promise<number> {
     process.stdout.write(JSON.stringify(document, null, 2) + "\n");
   } else {
     const out: string[] = ["", table(runs), "", "targets:"];
-    for (const c of checks) out.push(`  ${c.met ? "met    " : "NOT MET"}  ${c.target}: ${c.value}`);
+    for (const c of checks) out.push(`  ${c.informational ? "info   " : c.met ? "met    " : "NOT MET"}  ${c.target}: ${c.value}`);
     out.push("", `bound = vault operations counted by the emulator ÷ the throttle rate; result written to ${path.relative(process.cwd(), file)}`);
     out.push(`whole bench: ${document.durationS.toFixed(0)} s`, "");
     process.stdout.write(out.join("\n"));

@@ -18,6 +18,8 @@ export interface KvBackupConfig {
   readonly allowedHsms: readonly string[];
   readonly tuning: JobTuning;
   readonly maxOperationsPer10s: number;
+  /** Backups list each key's versions for the manifest (a second vault operation per key); a request can override it. */
+  readonly versionDetails: boolean;
   /** NCRONTAB (six fields) of the scheduled backup. */
   readonly schedule: string;
   readonly retention: { readonly days: number; readonly keepMinComplete: number; readonly dryRun: boolean };
@@ -57,6 +59,7 @@ const schema = z.object({
   KVBACKUP_BATCHES_IN_FLIGHT: int(1, 256).optional(),
   KVBACKUP_KEY_CONCURRENCY: int(1, 256).optional(),
   KVBACKUP_MAX_OPS_PER_10S: int(0, 1_000_000).optional(),
+  KVBACKUP_VERSION_DETAILS: z.enum(["true", "false"], { error: () => 'must be "true" or "false"' }).default("true"),
   KVBACKUP_SCHEDULE: z
     .string()
     .refine((s) => s.trim().split(/\s+/).length === 6, "must be an NCRONTAB expression with six fields ({second} {minute} {hour} {day} {month} {day-of-week})")
@@ -109,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KvBackupConfig
       keyConcurrency: s.KVBACKUP_KEY_CONCURRENCY ?? DEFAULT_TUNING.keyConcurrency,
     },
     maxOperationsPer10s: s.KVBACKUP_MAX_OPS_PER_10S ?? DEFAULT_MAX_OPERATIONS_PER_10S,
+    versionDetails: s.KVBACKUP_VERSION_DETAILS === "true",
     schedule: s.KVBACKUP_SCHEDULE,
     retention: { days: s.KVBACKUP_RETENTION_DAYS, keepMinComplete: s.KVBACKUP_RETENTION_MIN_COMPLETE, dryRun: s.KVBACKUP_RETENTION_DRY_RUN === "true" },
     emulatorCaPath: s.KVBACKUP_EMULATOR_CA,

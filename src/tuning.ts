@@ -39,9 +39,10 @@ export const PACING_SAFETY_FACTOR = 0.99;
 
 /**
  * While the inventory pages through the vault (one request at a time, 25 keys a page: about 10 s for
- * 10,000 keys), it lists the versions of the keys already seen with the budget the paging leaves unused,
- * so the vault's budget is not idle for the first window of the job. At most `concurrency` such calls at
- * once, only while the pacing budget has room, only until the paging ends, for at most `maxKeys` keys
- * (which bounds the extra size of the inventory).
+ * 10,000 keys), it does the per-key work of the keys already seen (their version listing, or without
+ * version details their backup) with the budget the paging leaves unused, so the vault's budget is not
+ * idle for the first window of the job. At most `concurrency` such calls at once, only while the pacing
+ * budget has room, only until the paging ends, for at most `maxKeys` keys (which bounds the extra size
+ * of the inventory).
  */
-export const INVENTORY_VERSION_PREFETCH = { concurrency: 16, maxKeys: 4_000 } as const;
+export const INVENTORY_PREFETCH = { concurrency: 16, maxKeys: 4_000 } as const;

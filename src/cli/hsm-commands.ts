@@ -15,10 +15,10 @@ import {
   createHsmStorageAccess,
   parseContainerUrl,
   splitFolderUrl,
-  withoutQuery,
   type HsmSasMode,
   type HsmStorageAccess,
 } from "../storage/hsm-storage-access";
+import { redactUrl } from "../util/redact-url";
 import { DEFAULT_HSM_POLLING } from "../tuning";
 import { endpointProblem, jobIdSchema } from "../validation";
 import { ExitCode, UsageError } from "./errors";
@@ -81,7 +81,7 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
     const emulatorCa = readEmulatorCa(opts.emulatorCa);
     checkHsm(opts.hsm, emulatorCa !== undefined);
     const container = parseContainerUrl(opts.containerUrl);
-    if (typeof container === "string") throw new UsageError(`--container-url: "${withoutQuery(opts.containerUrl).slice(0, 100)}" ${container}`);
+    if (typeof container === "string") throw new UsageError(`--container-url: "${redactUrl(opts.containerUrl).slice(0, 100)}" ${container}`);
     checkLoopbackStorage("--container-url", container.containerUrl, emulatorCa !== undefined);
     const input: HsmBackupInput = { hsmUrl: opts.hsm, containerUrl: container.containerUrl, polling: polling(opts) };
     await run(OrchestratorNames.hsmBackup, input, "hsm-backup", opts, emulatorCa);
@@ -97,7 +97,7 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
     const emulatorCa = readEmulatorCa(opts.emulatorCa);
     checkHsm(opts.hsm, emulatorCa !== undefined);
     const folder = splitFolderUrl(opts.folder);
-    if (typeof folder === "string") throw new UsageError(`--folder: "${withoutQuery(opts.folder).slice(0, 100)}" ${folder}`);
+    if (typeof folder === "string") throw new UsageError(`--folder: "${redactUrl(opts.folder).slice(0, 100)}" ${folder}`);
     checkLoopbackStorage("--folder", folder.container.containerUrl, emulatorCa !== undefined);
     if (opts.key !== undefined && !KEY_NAME.test(opts.key)) {
       throw new UsageError(`--key: "${opts.key.slice(0, 100)}" is not a key name (1-127 letters, digits and '-')`);

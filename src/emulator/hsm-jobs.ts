@@ -10,6 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
+import { CancellableSleeps } from "../util/cancellable-sleeps";
 import type { BackupCipher } from "./backup-cipher";
 import type { KeyStore, KeyVersion, StoredKey } from "./key-store";
 import { ServiceError, badParameter, checkName, type RequestContext } from "./vault-service";
@@ -84,7 +85,7 @@ export class HsmJobs implements ListenerExtension {
   private active: Job | undefined;
   private lastFolderSecond = 0;
   private stopped = false;
-  private readonly sleepers = new Map<NodeJS.Timeout, () => void>();
+  private readonly sleeps = new CancellableSleeps();
   private readonly running = new Set<Promise<void>>();
 
   constructor(private readonly opts: HsmJobsOptions) {}
@@ -120,11 +121,7 @@ export class HsmJobs implements ListenerExtension {
   /** Ends the jobs' waits; their results are dropped. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const [timer, wake] of this.sleepers) {
-      clearTimeout(timer);
-      wake();
-    }
-    this.sleepers.clear();
+    this.sleeps.cancelAll();
     await Promise.allSettled([...this.running]);
   }
 
@@ -242,7 +239,7 @@ export class HsmJobs implements ListenerExtension {
       } catch (error) {
         failure = toFailure(error);
       }
-      await this.sleep(finishAt - Date.now());
+      await this.sleeps.sleep(finishAt - Date.now());
       if (this.stopped) return;
       if (!failure && commit) {
         try {
@@ -362,17 +359,6 @@ export class HsmJobs implements ListenerExtension {
     this.lastFolderSecond = second;
     const stamp = new Date(second * 1000).toISOString().replace(/[-:T]/g, "").slice(0, 14);
     return `mhsm-${this.opts.name}-${stamp}`;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (ms <= 0 || this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.sleepers.delete(timer);
-        resolve();
-      }, ms);
-      this.sleepers.set(timer, resolve);
-    });
   }
 }
 

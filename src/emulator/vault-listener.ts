@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import * as https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { CancellableSleeps } from "../util/cancellable-sleeps";
 import { SlidingWindow, applyKnobs, makeRandom } from "./knobs";
 import type { StatePersister } from "./persist";
 import {
@@ -75,7 +76,7 @@ export class VaultListener implements EmulatedVault {
   private readonly window = new SlidingWindow();
   private readonly random: () => number;
   private counters = zeroCounters();
-  private readonly sleepers = new Map<NodeJS.Timeout, () => void>();
+  private readonly sleeps = new CancellableSleeps();
   private stopped = false;
   private stopping: Promise<void> | undefined;
   private readonly challenge: string;
@@ -159,11 +160,7 @@ export class VaultListener implements EmulatedVault {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.stopped = true;
-      for (const [timer, wake] of this.sleepers) {
-        clearTimeout(timer);
-        wake();
-      }
-      this.sleepers.clear();
+      this.sleeps.cancelAll();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeAllConnections();
       await closed;
@@ -186,7 +183,7 @@ export class VaultListener implements EmulatedVault {
     this.counters.requests++;
     const raw = await readBody(req, this.opts.maxBodyBytes);
     const knobs = this.knobsValue;
-    if (knobs.latencyMs > 0) await this.sleep(knobs.latencyMs);
+    if (knobs.latencyMs > 0) await this.sleeps.sleep(knobs.latencyMs);
     if (this.stopped) return;
 
     if (!/^Bearer\s+\S/i.test(req.headers.authorization ?? "")) {
@@ -292,16 +289,6 @@ export class VaultListener implements EmulatedVault {
       ...headers,
     });
     res.end(payload);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.sleepers.delete(timer);
-        resolve();
-      }, ms);
-      this.sleepers.set(timer, resolve);
-    });
   }
 }
 

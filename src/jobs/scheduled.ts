@@ -125,7 +125,7 @@ export async function runScheduledBackups(now: Date, client: JobClient, deps: Sc
 }
 
 function vaultInput(config: KvBackupConfig, vaultUrl: string): VaultBackupInput {
-  return { vaultUrl, include: [], exclude: [], tuning: config.tuning, retry: DEFAULT_ACTIVITY_RETRY };
+  return { vaultUrl, include: [], exclude: [], versionDetails: config.versionDetails, tuning: config.tuning, retry: DEFAULT_ACTIVITY_RETRY };
 }
 
 function hsmInput(config: KvBackupConfig, hsmUrl: string): HsmBackupInput {

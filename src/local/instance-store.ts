@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { HistoryEvent, WireRetryOptions } from "./durable-protocol";
 import type { FailureDetails } from "./orchestrator-adapter";
 
@@ -91,9 +91,50 @@ export function stateFilePath(stateDir: string, instanceId: string): string {
 
 let tempCounter = 0;
 
+/** The temp files of writeStoredInstance: `<instance>.json.<pid>.<counter>.tmp`. Readers never open them. */
+const TEMP_FILE = /\.json\.\d+\.\d+\.tmp$/;
+
+/**
+ * A write renames its temp file within milliseconds, so one this old was left by a process killed between
+ * write and rename. The margin keeps a sweep off the temp file of a writer (in any process) about to rename it.
+ */
+export const STALE_TEMP_FILE_MS = 60_000;
+
+/** Removes the stale temp files in stateDir; returns how many. Anything else in the directory is left alone. */
+export function removeStaleTempFiles(stateDir: string, olderThanMs: number = STALE_TEMP_FILE_MS, now: number = Date.now()): number {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!TEMP_FILE.test(name)) continue;
+    const path = join(stateDir, name);
+    try {
+      if (now - statSync(path).mtimeMs < olderThanMs) continue;
+      unlinkSync(path);
+      removed++;
+    } catch {
+      // Renamed or removed meanwhile by its writer or another sweep: nothing left to do.
+    }
+  }
+  return removed;
+}
+
+/** State directories this process has opened for writing, each swept once. */
+const sweptStateDirs = new Set<string>();
+
 /** Write-then-rename, so a crash leaves either the previous state or the new one, never half a file. */
 export function writeStoredInstance(stateDir: string, stored: StoredInstance): void {
   mkdirSync(stateDir, { recursive: true });
+  // The first write opens the directory: clear what killed processes left, once, not on every episode.
+  const dirKey = resolve(stateDir);
+  if (!sweptStateDirs.has(dirKey)) {
+    sweptStateDirs.add(dirKey);
+    removeStaleTempFiles(stateDir);
+  }
   const target = stateFilePath(stateDir, stored.status.instanceId);
   const temp = `${target}.${process.pid}.${++tempCounter}.tmp`;
   try {

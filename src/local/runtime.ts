@@ -77,7 +77,14 @@ export class LocalRuntime {
     return this.start<RestoreSummary>(OrchestratorNames.vaultRestore, jobId, input);
   }
 
-  private async start<T>(name: string, jobId: string, input: unknown): Promise<JobHandle<T>> {
+  private async start<T>(name: string, jobId: string, input: VaultBackupInput | VaultRestoreInput): Promise<JobHandle<T>> {
+    // A job id given again resumes that job with its stored input: refuse it when the request differs,
+    // rather than silently doing something else than what was asked.
+    const existing = this.host.getStatus(jobId);
+    if (existing && existing.name === name) {
+      const differing = differingRequestFields(existing.input, input);
+      if (differing.length > 0) throw new JobArgumentsMismatchError(jobId, differing);
+    }
     try {
       await this.host.startNew(name, { instanceId: jobId, input });
     } catch (error) {
@@ -101,6 +108,29 @@ export class LocalRuntime {
     const status = await this.host.waitForCompletion(jobId);
     return { status, output: status.runtimeStatus === "Completed" ? (status.output as T) : undefined };
   }
+}
+
+/** A job id given again with other arguments than the ones its job was started with. */
+export class JobArgumentsMismatchError extends Error {
+  override readonly name = "JobArgumentsMismatchError";
+  constructor(readonly jobId: string, readonly fields: readonly string[]) {
+    super(`job ${jobId} was started with other arguments (${fields.join(", ")} differ): give the same ones to resume it, or use a new job id`);
+  }
+}
+
+/** The request fields (not tuning or retry: those may change between runs) on which two job inputs differ. */
+function differingRequestFields(stored: unknown, requested: VaultBackupInput | VaultRestoreInput): string[] {
+  if (typeof stored !== "object" || stored === null) return [];
+  const normalize = (input: Record<string, unknown>): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [key, value] of Object.entries(input)) if (key !== "tuning" && key !== "retry" && value !== undefined) out[key] = JSON.stringify(value);
+    // A backup's versionDetails defaults to true (and inputs from before it existed have none).
+    if ("vaultUrl" in input) out["versionDetails"] = String(input["versionDetails"] !== false);
+    return out;
+  };
+  const a = normalize(stored as Record<string, unknown>);
+  const b = normalize(requested as unknown as Record<string, unknown>);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((key) => a[key] !== b[key]).sort();
 }
 
 export function newJobId(): string {

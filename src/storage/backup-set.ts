@@ -116,6 +116,11 @@ export const inventoryEntrySchema = z.object({
    * key listing leaves unused); the batch lists them itself otherwise. Listed before the backup either way.
    */
   versions: z.array(z.object({ version: z.string(), createdOn: z.string().optional(), updatedOn: z.string().optional() })).optional(),
+  /**
+   * Without version details: the key's backup when the inventory already took it (with the same idle
+   * budget) and stored it at its blob path; the batch records it without asking the vault again.
+   */
+  backup: z.object({ size: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 export type InventoryEntry = z.infer<typeof inventoryEntrySchema>;
 
@@ -128,6 +133,8 @@ export const inventorySchema = z.object({
   include: z.array(z.string()),
   exclude: z.array(z.string()),
   batchSize: z.number().int().positive(),
+  /** false: the batches back up without listing versions (one vault operation per key). Absent = true. */
+  versionDetails: z.boolean().optional(),
   /** Sorted by name; batch i backs up `toBackUp[i*batchSize … (i+1)*batchSize)`. */
   toBackUp: z.array(inventoryEntrySchema),
   skipped: z.array(z.object({ name: KEY_NAME, reason: z.string() })),
@@ -138,8 +145,10 @@ export const keyResultSchema = z.discriminatedUnion("result", [
   z.object({
     name: KEY_NAME,
     result: z.literal("succeeded"),
-    versionCount: z.number().int().nonnegative(),
-    latestVersion: z.string(),
+    /** Absent when the set was taken without version details (the manifest's versionDetails is false). */
+    versionCount: z.number().int().nonnegative().optional(),
+    latestVersion: z.string().optional(),
+    /** The latest version's update time: from its version listing, or from the key list without version details. */
     updatedOn: z.string().optional(),
     blobPath: z.string(),
     size: z.number().int().nonnegative(),
@@ -167,6 +176,8 @@ export const manifestSchema = z.object({
   include: z.array(z.string()),
   exclude: z.array(z.string()),
   state: z.enum(["complete", "partial"]),
+  /** Whether keys carry versionCount and latestVersion. Absent = true. */
+  versionDetails: z.boolean().optional(),
   counts: z.object({
     total: z.number().int(),
     succeeded: z.number().int(),

@@ -8,6 +8,7 @@ import {
   type StorageRetryOptions,
 } from "@azure/storage-blob";
 import { mapWithConcurrency } from "../util/pool";
+import { redactUrl } from "../util/redact-url";
 import {
   BackupObjectNotFoundError,
   InvalidStorageError,
@@ -115,20 +116,6 @@ export function checkContainerName(container: string): string {
       `invalid container name "${container.slice(0, 80)}": use 3-63 lowercase letters, digits and single hyphens`);
   }
   return container;
-}
-
-/** The URL without query (a SAS), fragment or user info, for logs. */
-export function redactUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    url.search = "";
-    url.hash = "";
-    url.username = "";
-    url.password = "";
-    return url.toString().replace(/\/$/, "");
-  } catch {
-    return "(unparseable URL)";
-  }
 }
 
 export class BlobBackupStore implements BackupStore {

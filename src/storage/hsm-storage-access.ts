@@ -8,6 +8,7 @@ import {
   type BlobSASSignatureValues,
 } from "@azure/storage-blob";
 import type { HsmStorageParameters } from "../keyvault/hsm-admin-client";
+import { redactUrl } from "../util/redact-url";
 
 /**
  * How a Managed HSM gets at the backup container. By default the HSM uses its own managed identity and no
@@ -166,19 +167,6 @@ export function splitFolderUrl(value: string): { container: ContainerLocation; f
   return { container, folderName };
 }
 
-/** The URL without its query (a SAS) or fragment: what may be shown, logged or stored. */
-export function withoutQuery(value: string): string {
-  try {
-    const url = new URL(value);
-    url.search = "";
-    url.hash = "";
-    url.username = "";
-    url.password = "";
-    return url.toString().replace(/\/+$/, "");
-  } catch {
-    return value.replace(/[?#].*$/, "");
-  }
-}
 
 /** Defence in depth for text that came back from a service: any SAS signature in it is blanked. */
 export function scrubSas(text: string): string {
@@ -187,7 +175,7 @@ export function scrubSas(text: string): string {
 
 function requireContainer(containerUrl: string): ContainerLocation {
   const parsed = parseContainerUrl(containerUrl);
-  if (typeof parsed === "string") throw new HsmStorageAccessError(`container URL "${withoutQuery(containerUrl).slice(0, 200)}" ${parsed}`);
+  if (typeof parsed === "string") throw new HsmStorageAccessError(`container URL "${redactUrl(containerUrl).slice(0, 200)}" ${parsed}`);
   return parsed;
 }
 

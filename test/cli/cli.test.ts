@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { main, type Io } from "../../src/cli/main";
 import { startTestEnvironment, type TestEnvironment } from "../helpers/environment";
 
@@ -27,11 +30,22 @@ describe("the kvbackup command", () => {
   let env: TestEnvironment;
   let storage: string;
 
+  let stateDir: string;
+  const homeStateDir = process.env["KVBACKUP_STATE_DIR"];
+
   beforeAll(async () => {
+    // Job histories go to a folder of this test, not to ~/.kvbackup/jobs.
+    stateDir = mkdtempSync(join(tmpdir(), "kvbackup-cli-state-"));
+    process.env["KVBACKUP_STATE_DIR"] = stateDir;
     env = await startTestEnvironment({ latencyMs: 0 });
     storage = env.azurite.connectionString;
   });
-  afterAll(async () => env?.stop());
+  afterAll(async () => {
+    await env?.stop();
+    if (homeStateDir === undefined) delete process.env["KVBACKUP_STATE_DIR"];
+    else process.env["KVBACKUP_STATE_DIR"] = homeStateDir;
+    rmSync(stateDir, { recursive: true, force: true });
+  });
 
   it("when a backup succeeds with --json, it prints the set id and counts and exits 0; restore and list follow", async () => {
     const vault = await env.emulator.addVault();
@@ -60,6 +74,16 @@ describe("the kvbackup command", () => {
     const conflict = await kvbackup("restore", "--backup-set", summary.backupSetId, "--vault", target.url, "--on-conflict", "fail", ...common);
     expect(conflict.code).toBe(1);
     expect(conflict.err).toContain("restore refused, nothing was changed");
+  });
+
+  it("when --no-version-details is given, the backup calls the vault once per key and says the versions were not listed", async () => {
+    const vault = await env.emulator.addVault();
+    await vault.seedKeys({ count: 4, versions: 3, prefix: "lean" });
+    const result = await kvbackup("backup", "--vault", vault.url, "--no-version-details", "--emulator-ca", env.emulator.caCertPath, "--storage", storage, "--container", "clitest");
+    expect(result.code).toBe(0);
+    expect(result.out).toContain("versions  not listed (--no-version-details)");
+    expect(vault.stats().operations["backupKey"]).toBe(4);
+    expect(vault.stats().operations["getKeyVersions"] ?? 0).toBe(0);
   });
 
   it("when some keys fail, the backup exits 3 and names them", async () => {

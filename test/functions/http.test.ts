@@ -100,9 +100,15 @@ describe("POST /api/backups", () => {
     expect(body.id).toBe("backup-kv-prod-keys-202603101200000000");
     expect(parseJobId(body.id)).toMatchObject({ op: "backup", targetKey: "kv-prod-keys" });
     expect(client.startNew).toHaveBeenCalledTimes(1);
-    const input: VaultBackupInput = { vaultUrl: VAULT, include: ["prod-*"], exclude: ["tmp-*"], tuning: DEFAULT_TUNING, retry: DEFAULT_ACTIVITY_RETRY };
+    const input: VaultBackupInput = { vaultUrl: VAULT, include: ["prod-*"], exclude: ["tmp-*"], versionDetails: true, tuning: DEFAULT_TUNING, retry: DEFAULT_ACTIVITY_RETRY };
     expect(client.startNew).toHaveBeenCalledWith(OrchestratorNames.vaultBackup, { instanceId: body.id, input });
     expect(records).toContainEqual(expect.objectContaining({ source: "kvbackup", event: "job.started", jobId: body.id, type: "vault-backup", target: VAULT, trigger: "http" }));
+  });
+
+  it("when versionDetails is false, the backup is started without version listing", async () => {
+    const { status } = await call("startVaultBackup", post("backups", { vault: VAULT, versionDetails: false }));
+    expect(status).toBe(202);
+    expect((client.started[0]!.input as VaultBackupInput).versionDetails).toBe(false);
   });
 
   it("when the vault URL differs only in case and a trailing slash, it is matched to the allow-list", async () => {
@@ -132,6 +138,7 @@ describe("POST /api/backups", () => {
     ["include is not an array", { vault: VAULT, include: "prod-*" }, "include"],
     ["an exclude glob has a bad character", { vault: VAULT, exclude: ["a/b"] }, "exclude.0"],
     ["an unknown field is sent", { vault: VAULT, purge: true }, "purge"],
+    ["versionDetails is a string", { vault: VAULT, versionDetails: "no" }, "versionDetails"],
     ["the body is an array", [VAULT], "(body)"],
   ])("when %s, it answers 400 naming the field", async (_what, payload, field) => {
     const { status, body } = await call("startVaultBackup", post("backups", payload));

@@ -43,6 +43,12 @@ describe("NCRONTAB slots", () => {
     );
   });
 
+  it("when KVBACKUP_VERSION_DETAILS is set, loadConfig reads it, and refuses anything but true or false", () => {
+    expect(loadConfig({ KVBACKUP_STORAGE: "/tmp/x" }).versionDetails).toBe(true);
+    expect(loadConfig({ KVBACKUP_STORAGE: "/tmp/x", KVBACKUP_VERSION_DETAILS: "false" }).versionDetails).toBe(false);
+    expect(() => loadConfig({ KVBACKUP_STORAGE: "/tmp/x", KVBACKUP_VERSION_DETAILS: "no" })).toThrow(/KVBACKUP_VERSION_DETAILS: must be "true" or "false"/);
+  });
+
   it("when the HSM container URL carries a SAS or a path, loadConfig refuses it", () => {
     const base = { KVBACKUP_STORAGE: "/tmp/x", KVBACKUP_ALLOWED_HSMS: "https://hsm1.managedhsm.azure.net" };
     expect(() => loadConfig({ ...base, KVBACKUP_HSM_BACKUP_CONTAINER_URL: "https://a.blob.core.windows.net/c?sig=x" })).toThrow(/no SAS/);

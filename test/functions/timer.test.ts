@@ -38,13 +38,20 @@ describe("scheduled backups", () => {
     const result = await runScheduledBackups(clock, client, deps());
     expect(result.slot).toBe(SLOT.toISOString());
     expect(client.started.map((s) => s.instanceId)).toEqual(EXPECTED_IDS);
-    const vaultInput: VaultBackupInput = { vaultUrl: VAULT, include: [], exclude: [], tuning: DEFAULT_TUNING, retry: DEFAULT_ACTIVITY_RETRY };
+    const vaultInput: VaultBackupInput = { vaultUrl: VAULT, include: [], exclude: [], versionDetails: true, tuning: DEFAULT_TUNING, retry: DEFAULT_ACTIVITY_RETRY };
     const hsmInput: HsmBackupInput = { hsmUrl: HSM, containerUrl: HSM_CONTAINER, polling: DEFAULT_HSM_POLLING };
     expect(client.startNew).toHaveBeenCalledWith(OrchestratorNames.vaultBackup, { instanceId: EXPECTED_IDS[0], input: vaultInput });
     expect(client.startNew).toHaveBeenCalledWith(OrchestratorNames.hsmBackup, { instanceId: EXPECTED_IDS[2], input: hsmInput });
     const started = records.filter((r) => r.event === "job.started");
     expect(started).toHaveLength(3);
     expect(started[0]).toMatchObject({ source: "kvbackup", trigger: "schedule", jobId: EXPECTED_IDS[0], type: "vault-backup", target: VAULT });
+  });
+
+  it("when KVBACKUP_VERSION_DETAILS is false, the scheduled vault backups start without version listing", async () => {
+    await runScheduledBackups(clock, client, deps({ KVBACKUP_VERSION_DETAILS: "false" }));
+    const vaultJobs = client.started.filter((s) => (s.input as VaultBackupInput).vaultUrl !== undefined);
+    expect(vaultJobs.length).toBeGreaterThan(0);
+    for (const job of vaultJobs) expect((job.input as VaultBackupInput).versionDetails).toBe(false);
   });
 
   it("when the same slot runs twice (a retried or late timer), it starts nothing the second time", async () => {

@@ -4,7 +4,8 @@ import { runEmulatorCli } from "../../src/emulator/cli";
 import { EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { KeyVaultBadRequestError } from "../../src/keyvault/errors";
 import { HsmAdminClient, retryAfterSeconds, unixToIso } from "../../src/keyvault/hsm-admin-client";
-import { createHsmStorageAccess, parseContainerUrl, scrubSas, splitFolderUrl, withoutQuery } from "../../src/storage/hsm-storage-access";
+import { createHsmStorageAccess, parseContainerUrl, scrubSas, splitFolderUrl } from "../../src/storage/hsm-storage-access";
+import { redactUrl } from "../../src/util/redact-url";
 import { AZURITE_ACCOUNT_KEY, azuriteConnectionString } from "../../src/local/azurite";
 import { AUTH, rawRequest } from "../emulator/helpers";
 
@@ -141,7 +142,7 @@ describe("HSM client and storage-access helpers", () => {
       container: { containerUrl: "https://acct.blob.core.windows.net/c01" },
     });
     expect(typeof splitFolderUrl("https://acct.blob.core.windows.net/c01")).toBe("string");
-    expect(withoutQuery("https://a.blob.core.windows.net/c/f?sv=1&sig=abc")).toBe("https://a.blob.core.windows.net/c/f");
+    expect(redactUrl("https://a.blob.core.windows.net/c/f?sv=1&sig=abc")).toBe("https://a.blob.core.windows.net/c/f");
     expect(scrubSas("failed at https://a/c?sv=1&sig=abc%2B&se=2 and sig=xyz")).toBe("failed at https://a/c?sv=1&sig=REDACTED&se=2 and sig=REDACTED");
   });
 

@@ -1,6 +1,6 @@
 import { LocalRuntime } from "../../src/local/runtime";
 import { compareSnapshots, countVersions, snapshotVault } from "../../src/local/vault-snapshot";
-import { BackupSetPaths, manifestSchema, parseDocument, sha256Hex, vaultFolder } from "../../src/storage/backup-set";
+import { BackupSetPaths, inventorySchema, manifestSchema, parseDocument, sha256Hex, vaultFolder } from "../../src/storage/backup-set";
 import type { BackupStore } from "../../src/storage/backup-store";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -69,6 +69,43 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
     const restored = await snapshotVault(env.keyClient(target.url));
     expect(countVersions(restored)).toBe(900);
     expect(compareSnapshots(original, restored)).toEqual([]);
+  });
+
+  it("when backed up without version details, it calls the vault once per key, the manifest says so, and the restore brings back every version", async () => {
+    const vault = await env.emulator.addVault();
+    await vault.seedKeys({ count: 40, versions: 3, prefix: "lean" });
+    const original = await snapshotVault(env.keyClient(vault.url));
+    vault.resetStats();
+
+    const backup = await (await runtime.startBackup({ vaultUrl: vault.url, include: [], exclude: [], versionDetails: false })).result;
+    const summary = backup.output!;
+    expect(summary).toMatchObject({ state: "complete", versionDetails: false, versions: 0, keys: { total: 40, succeeded: 40, failed: 0, skipped: 0 } });
+    // One backupKey per key and the key list's pages: no version listing.
+    const operations = vault.stats().operations;
+    expect(operations["backupKey"]).toBe(40);
+    expect(operations["getKeyVersions"] ?? 0).toBe(0);
+    expect(Object.keys(operations).sort()).toEqual(["backupKey", "getKeys"]);
+
+    const paths = new BackupSetPaths(vaultFolder(vault.url), summary.backupSetId);
+    const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
+    expect(manifest.versionDetails).toBe(false);
+    // Backups the inventory took while paging are recorded like the others, each key backed up once.
+    const inventory = parseDocument(inventorySchema, paths.inventory, await store.read(paths.inventory));
+    expect(inventory.toBackUp.filter((e) => e.backup).length).toBeGreaterThan(0);
+    for (const key of manifest.keys) {
+      if (key.result !== "succeeded") throw new Error(`${key.name} not backed up`);
+      expect(key.versionCount).toBeUndefined();
+      expect(key.latestVersion).toBeUndefined();
+      expect(key.updatedOn).toEqual(expect.any(String));
+      expect(sha256Hex(await store.read(key.blobPath))).toBe(key.sha256);
+    }
+
+    const target = await env.emulator.addVault();
+    const restore = await (
+      await runtime.startRestore({ backupSetId: summary.backupSetId, targetVaultUrl: target.url, include: [], exclude: [], dryRun: false, onConflict: "fail" })
+    ).result;
+    expect(restore.output?.keys).toEqual({ total: 40, succeeded: 40, failed: 0, skipped: 0 });
+    expect(compareSnapshots(original, await snapshotVault(env.keyClient(target.url)))).toEqual([]);
   });
 
   describe("with a small backup set", () => {

@@ -38,6 +38,7 @@ describe("vault backup orchestrator", () => {
           state: "partial",
           keys: { total: 2_502, succeeded: 2_475, failed: 25, skipped: 2 },
           versions: 2_475,
+          versionDetails: true,
           bytes: 25_000,
           startedAt: input.startedAt,
           endedAt: input.endedAt,

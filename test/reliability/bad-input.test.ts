@@ -171,6 +171,18 @@ describe("bad input to the kvbackup command", () => {
       await expectRefused(["backup", ...shared(), ...(args as string[])], mention as RegExp);
     });
 
+    it("when a job id is given again with other arguments, it refuses instead of resuming the stored job", async () => {
+      const first = await kvbackup(["backup", ...shared(), "--vault", source.url, "--emulator-ca", emulator.caCertPath, "--include", "good-0000*", "--job-id", "again-1"]);
+      expect(first.code).toBe(0);
+      await expectRefused(
+        ["backup", ...shared(), "--vault", source.url, "--emulator-ca", emulator.caCertPath, "--include", "other-*", "--no-version-details", "--job-id", "again-1"],
+        /job again-1 was started with other arguments \(include, versionDetails differ\)/,
+      );
+      // The same arguments again: the finished job reports its result again.
+      const same = await kvbackup(["backup", ...shared(), "--vault", source.url, "--emulator-ca", emulator.caCertPath, "--include", "good-0000*", "--job-id", "again-1"]);
+      expect(same.code).toBe(0);
+    });
+
     it("when the emulator's loopback URL is named without --emulator-ca, nothing is sent to it", async () => {
       await expectRefused(["backup", ...shared(), "--vault", source.url], /loopback/);
     });

@@ -1,5 +1,15 @@
 import { KeyClient } from "@azure/keyvault-keys";
-import { ActivityNames, OrchestratorNames, type BackupSummary, type JobProgress, type RestoreSummary, type VaultBackupInput, type VaultRestoreInput } from "../../src/contracts";
+import {
+  ActivityNames,
+  OrchestratorNames,
+  type BackupSummary,
+  type JobProgress,
+  type RestoreBatchResult,
+  type RestoreKeyBatchInput,
+  type RestoreSummary,
+  type VaultBackupInput,
+  type VaultRestoreInput,
+} from "../../src/contracts";
 import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
 import { createKeyClientFactory, EmulatorTokenCredential } from "../../src/keyvault/clients";
@@ -194,13 +204,43 @@ describe("backup and restore under injected faults", () => {
     }
   }, 180_000);
 
-  it("when activities run twice (a crash before the batch record, an answer lost after success), the backup writes each blob once and the restore counts every key restored, none skipped", async () => {
+  it("when a set taken without version details meets a key of the same name in the target, only the key that set restored counts as already there", async () => {
+    // Prepare: a set of two keys without version details; in the target, a key of the second name made by
+    // someone else (a second later, so its update time differs from the one the set recorded).
+    const vault = await emulator.addVault({ name: "lean-source" });
+    await vault.seedKeys({ count: 2, versions: 2, prefix: "lean" });
+    const backup = await (await runtime().startBackup({ vaultUrl: vault.url, include: [], exclude: [], versionDetails: false })).result;
+    const target = await emulator.addVault({ name: "lean-target" });
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await directClient(target.url).createKey("lean-00001", "EC");
+    const activities = createActivityHandlers({ keyClients: createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert }), store });
+    const restoreBatch = activities[ActivityNames.restoreKeyBatch] as (input: RestoreKeyBatchInput) => Promise<RestoreBatchResult>;
+    const input: RestoreKeyBatchInput = {
+      jobId: "lean-check", backupSetId: `${vaultFolder(vault.url)}/${backup.output!.backupSetId}`, targetVaultUrl: target.url,
+      include: [], exclude: [], batchIndex: 0, batchSize: 10, keyConcurrency: 2, onConflict: "skip",
+    };
+
+    // Act: the batch, then the same batch again (as when its answer was lost)
+    const first = await restoreBatch(input);
+    const again = await restoreBatch(input);
+
+    // Assess
+    expect(first).toMatchObject({ restored: 1, skipped: [{ name: "lean-00001" }], failed: [] });
+    expect(first.alreadyInTarget).toBeUndefined();
+    expect(again).toMatchObject({ restored: 0, alreadyInTarget: ["lean-00000"], skipped: [{ name: "lean-00001" }], failed: [] });
+  });
+
+  it.each([
+    ["listing versions", true],
+    ["without version details (a resumed restore matches keys by their update time)", false],
+  ])("when activities run twice (a crash before the batch record, an answer lost after success), the backup writes each blob once and the restore counts every key restored, none skipped: %s", async (_label, versionDetails) => {
     // Prepare: the real activities, wrapped: the record of every odd batch fails to be written the first
     // time (as if the process died right before it), and the first answer of every third batch is lost
     // after the batch did its work.
-    const vault = await emulator.addVault({ name: "twice" });
+    const run = versionDetails ? "twice" : "twice-lean";
+    const vault = await emulator.addVault({ name: run });
     await vault.seedKeys({ count: 150, versions: 2, prefix: "twice" });
-    const target = await emulator.addVault({ name: "twice-target" });
+    const target = await emulator.addVault({ name: `${run}-target` });
     const original = await snapshotVault(directClient(vault.url));
     const recordsRefused = new Set<string>();
     const flakyStore: BackupStore = Object.create(store, {
@@ -238,23 +278,25 @@ describe("backup and restore under injected faults", () => {
 
     try {
       // Act
-      const backupInput: VaultBackupInput = { vaultUrl: vault.url, include: [], exclude: [], tuning: TUNING, retry };
-      await host.startNew(OrchestratorNames.vaultBackup, { instanceId: "twice-backup", input: backupInput });
-      const backup = await host.waitForCompletion("twice-backup", { timeoutMs: 150_000 });
+      const backupInput: VaultBackupInput = { vaultUrl: vault.url, include: [], exclude: [], versionDetails, tuning: TUNING, retry };
+      await host.startNew(OrchestratorNames.vaultBackup, { instanceId: `${run}-backup`, input: backupInput });
+      const backup = await host.waitForCompletion(`${run}-backup`, { timeoutMs: 150_000 });
       const summary = backup.output as BackupSummary;
       const root = setRoot(vault.url, summary.backupSetId);
       const afterBackup = await blobIdentities(azurite.connectionString, CONTAINER, `${root}/`);
       const restoreInput: VaultRestoreInput = {
         backupSetId: `${vaultFolder(vault.url)}/${summary.backupSetId}`, targetVaultUrl: target.url, include: [], exclude: [], dryRun: false, onConflict: "skip", tuning: TUNING, retry,
       };
-      await host.startNew(OrchestratorNames.vaultRestore, { instanceId: "twice-restore", input: restoreInput });
-      const restore = await host.waitForCompletion("twice-restore", { timeoutMs: 150_000 });
+      await host.startNew(OrchestratorNames.vaultRestore, { instanceId: `${run}-restore`, input: restoreInput });
+      const restore = await host.waitForCompletion(`${run}-restore`, { timeoutMs: 150_000 });
 
       // Assess
       expect(recordsRefused.size).toBe(3);
       expect(answersLost).toBe(4);
       expect(backup.runtimeStatus).toBe("Completed");
       expect(summary.keys).toEqual({ total: 150, succeeded: 150, failed: 0, skipped: 0 });
+      expect(summary.versionDetails).toBe(versionDetails);
+      expect(summary.versions).toBe(versionDetails ? 300 : 0);
       const audit = await auditBackupSet(store, root, vault.listKeyNames());
       expect(audit.problems).toEqual([]);
       expect(audit.blobCount).toBe(150);

@@ -1,7 +1,8 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
 import { InvalidStorageError } from "../../src/storage/backup-store";
-import { BlobBackupStore, createBlobBackupStore, redactUrl } from "../../src/storage/blob-store";
+import { BlobBackupStore, createBlobBackupStore } from "../../src/storage/blob-store";
+import { redactUrl } from "../../src/util/redact-url";
 import { describeBackupStoreContract } from "./store-contract";
 
 let azurite: RunningAzurite;

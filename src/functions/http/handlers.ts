@@ -92,7 +92,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
   const globs = z.array(z.string(required("a string")).pipe(globSchema), required("an array of globs")).max(100, "has more than 100 globs").default([]);
   const object = <T extends z.ZodRawShape>(shape: T) =>
     z.strictObject(shape, { error: (issue) => (issue.code === "invalid_type" ? "must be a JSON object" : undefined) });
-  const backupBody = object({ vault, include: globs, exclude: globs });
+  const backupBody = object({ vault, include: globs, exclude: globs, versionDetails: z.boolean(required("true or false")).default(config.versionDetails) });
   const restoreBody = object({
     backupSet: z
       .string(required("a string"))
@@ -230,7 +230,14 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
     async startVaultBackup(request, client, context) {
       const body = await readBody(request, backupBody);
       const target = allowedTarget("vault", "vault", body.vault);
-      const input: VaultBackupInput = { vaultUrl: target, include: body.include, exclude: body.exclude, tuning: config.tuning, retry: DEFAULT_ACTIVITY_RETRY };
+      const input: VaultBackupInput = {
+        vaultUrl: target,
+        include: body.include,
+        exclude: body.exclude,
+        versionDetails: body.versionDetails,
+        tuning: config.tuning,
+        retry: DEFAULT_ACTIVITY_RETRY,
+      };
       return start(request, client, context, {
         type: "vault-backup", kind: "vault", op: "backup", target, field: "vault", input,
         details: { include: body.include.length, exclude: body.exclude.length },
