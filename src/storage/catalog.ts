@@ -22,6 +22,7 @@ export interface BackupSetEntry {
   readonly endedAt?: string;
   readonly jobId: string;
   readonly keys?: { readonly total: number; readonly succeeded: number; readonly failed: number; readonly skipped: number };
+  /** Absent for a set taken without version details (its manifest does not count versions). */
   readonly versions?: number;
   readonly bytes?: number;
   /** Set when a document of the set cannot be read: the set is listed as incomplete. */
@@ -50,7 +51,7 @@ export async function describeBackupSet(store: BackupStore, folder: string, back
         startedAt: manifest.startedAt,
         endedAt: manifest.endedAt,
         keys: { total: manifest.counts.total, succeeded: manifest.counts.succeeded, failed: manifest.counts.failed, skipped: manifest.counts.skipped },
-        versions: manifest.counts.versions,
+        ...(manifest.versionDetails === false ? {} : { versions: manifest.counts.versions }),
         bytes: manifest.counts.bytes,
       };
     }

@@ -5,6 +5,7 @@ import type { BackupStore } from "../../src/storage/backup-store";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { listBackupSets } from "../../src/storage/catalog";
 import { FileBackupStore } from "../../src/storage/file-store";
 import { startTestEnvironment, type TestEnvironment } from "../helpers/environment";
 
@@ -92,6 +93,9 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
     // Backups the inventory took while paging are recorded like the others, each key backed up once.
     const inventory = parseDocument(inventorySchema, paths.inventory, await store.read(paths.inventory));
     expect(inventory.toBackUp.filter((e) => e.backup).length).toBeGreaterThan(0);
+    const [listed] = await listBackupSets(store, vault.url);
+    expect(listed).toMatchObject({ backupSetId: summary.backupSetId, state: "complete", keys: { succeeded: 40 } });
+    expect(listed!.versions).toBeUndefined();
     for (const key of manifest.keys) {
       if (key.result !== "succeeded") throw new Error(`${key.name} not backed up`);
       expect(key.versionCount).toBeUndefined();
