@@ -68,7 +68,9 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
         const versions = new Map<string, StoredVersion[]>();
         const listedUpdatedOn = new Map<string, string>();
         const backups = new Map<string, StoredBackup>();
+        const earlierBlobs = new Set<string>();
         for (const entry of doc.toBackUp) {
+          if (entry.earlierBlob) earlierBlobs.add(entry.name);
           if (entry.versions) versions.set(entry.name, entry.versions);
           if (entry.backup) backups.set(entry.name, entry.backup);
           // Without version details the key list's update time is all the manifest gets (and what a resumed restore compares).
@@ -81,6 +83,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
           versions,
           listedUpdatedOn,
           backups,
+          earlierBlobs,
           skipped: doc.skipped,
           include: doc.include,
           exclude: doc.exclude,
@@ -117,17 +120,28 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
           return () => void (entry.versions = versions);
         }
       : async (entry: InventoryEntry) => {
-          const stored = await storeBackup(paths, entry.name, await client.backupKey(entry.name));
-          return () => void (entry.backup = { size: stored.size, sha256: stored.sha256 });
+          const { backup, servedAt } = await backupKeyServed(client, entry.name);
+          const stored = await storeBackup(paths, entry.name, backup);
+          return () =>
+            void (entry.backup = { size: stored.size, sha256: stored.sha256, ...(servedAt ? { backedUpAt: servedAt } : {}), ...(stored.reused ? { reused: true } : {}) });
         };
     const prefetch = new IdleBudgetPrefetch(() => keyClients.spareBudget?.(input.vaultUrl) ?? 0, aheadOfBatches);
+    // Blobs already in the set now come from an earlier attempt of this inventory: they may predate this
+    // listing, so the listed update time is no lower bound for them (see timesWithoutVersions).
+    const earlierBlobs = new Set<string>();
+    if (!input.versionDetails) for await (const item of store.list(`${paths.root}/keys/`)) earlierBlobs.add(item.path);
     try {
       for await (const page of client.listPropertiesOfKeys().byPage({ maxPageSize: 25 })) {
         for (const key of page) {
           if (!accept(key.name)) continue;
           if (key.managed) skipped.push({ name: key.name, reason: CERTIFICATE_BACKED_REASON });
           else {
-            const entry: Inventory["toBackUp"][number] = { name: key.name, managed: false, updatedOn: key.updatedOn?.toISOString() };
+            const entry: Inventory["toBackUp"][number] = {
+              name: key.name,
+              managed: false,
+              updatedOn: key.updatedOn?.toISOString(),
+              ...(earlierBlobs.has(paths.keyBlob(key.name)) ? { earlierBlob: true as const } : {}),
+            };
             toBackUp.push(entry);
             prefetch.offer(entry);
           }
@@ -176,6 +190,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
         versions: inventory.versions.get(name),
         updatedOn: inventory.listedUpdatedOn.get(name),
         backup: inventory.backups.get(name),
+        ...(inventory.earlierBlobs.has(name) ? { earlierBlob: true as const } : {}),
       }));
     const client = keyClients(input.vaultUrl);
     const results = await mapWithConcurrency(keys, input.keyConcurrency, (key) => backUpOneKey(client, paths, key, input.jobId, inventory.versionDetails));
@@ -188,14 +203,18 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
   async function backUpOneKey(client: KeyClient, paths: BackupSetPaths, key: InventoryEntry, jobId: string, versionDetails: boolean): Promise<KeyResult> {
     const name = key.name;
     // Taken and stored by the inventory, in this job.
-    if (key.backup) return { name, result: "succeeded", updatedOn: key.updatedOn, blobPath: paths.keyBlob(name), ...key.backup };
+    if (key.backup) {
+      const { size, sha256, backedUpAt, reused } = key.backup;
+      return { name, result: "succeeded", ...timesWithoutVersions(key.updatedOn, backedUpAt, reused === true || key.earlierBlob === true), blobPath: paths.keyBlob(name), size, sha256 };
+    }
     let versions: KeyVersionInfo[] | undefined;
     let backup: Uint8Array | undefined;
+    let servedAt: string | undefined;
     try {
       // Versions first (here, or already in the inventory): a version added meanwhile is then in the
       // backup, never only in the manifest.
       if (versionDetails) versions = key.versions?.map(fromStoredVersion) ?? (await listKeyVersions(client, name));
-      backup = await client.backupKey(name);
+      ({ backup, servedAt } = await backupKeyServed(client, name));
     } catch (error) {
       const kvError = toKeyVaultError(error);
       if (kvError instanceof CertificateBackedKeyError) return { name, result: "skipped", reason: CERTIFICATE_BACKED_REASON };
@@ -205,18 +224,25 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
       return { name, result: "failed", reason: describeFailure(kvError) };
     }
     if (!backup || backup.length === 0) return { name, result: "failed", reason: "the vault returned an empty backup" };
-    const details = versions ? versionSummary(versions) : { updatedOn: key.updatedOn };
-    return { name, result: "succeeded", ...details, ...(await storeBackup(paths, name, backup)) };
+    // A blob kept from an earlier attempt of this batch was taken after the listing; one from an earlier
+    // attempt of the inventory maybe not.
+    const { reused, ...stored } = await storeBackup(paths, name, backup);
+    const details = versions ? versionSummary(versions) : timesWithoutVersions(key.updatedOn, servedAt, reused && key.earlierBlob === true);
+    return { name, result: "succeeded", ...details, ...stored };
   }
 
   /** Writes a key's backup to its blob, once: an earlier attempt in this job (same path) keeps its blob, as written. */
-  async function storeBackup(paths: BackupSetPaths, name: string, backup: Uint8Array | undefined): Promise<{ blobPath: string; size: number; sha256: string }> {
+  async function storeBackup(
+    paths: BackupSetPaths,
+    name: string,
+    backup: Uint8Array | undefined,
+  ): Promise<{ blobPath: string; size: number; sha256: string; reused: boolean }> {
     if (!backup || backup.length === 0) throw new Error(`the vault returned an empty backup of ${name}`);
     const blobPath = paths.keyBlob(name);
     const data = Buffer.from(backup.buffer, backup.byteOffset, backup.byteLength);
     const written = await store.writeOnce(blobPath, data);
     const stored = written.outcome === "created" ? data : written.existing;
-    return { blobPath, size: stored.length, sha256: sha256Hex(stored) };
+    return { blobPath, size: stored.length, sha256: sha256Hex(stored), reused: written.outcome !== "created" };
   }
 
   /** A batch that already finished in this job: check its blobs against the record rather than redo it. */
@@ -347,6 +373,31 @@ interface KeyVersionInfo {
   updatedOn?: Date;
 }
 
+/**
+ * What the manifest records of a key backed up without version details: the update time the key list
+ * gave (before the backup) and when the vault served the backup; the key's state in the blob was last
+ * updated between them. A blob kept from an earlier attempt may predate this attempt's listing: then
+ * only the later bound holds, and the lower one is left out.
+ */
+function timesWithoutVersions(listedUpdatedOn: string | undefined, servedAt: string | undefined, mayPredateListing: boolean): { updatedOn?: string; backedUpAt?: string } {
+  return { ...(mayPredateListing || !listedUpdatedOn ? {} : { updatedOn: listedUpdatedOn }), ...(servedAt ? { backedUpAt: servedAt } : {}) };
+}
+
+/**
+ * backupKey, and when the vault served it: the answer's Date header, stamped by the vault's clock like
+ * the keys' update times, so the two compare without this machine's clock in between.
+ */
+async function backupKeyServed(client: KeyClient, name: string): Promise<{ backup: Uint8Array | undefined; servedAt?: string }> {
+  let servedAt: string | undefined;
+  const backup = await client.backupKey(name, {
+    onResponse: (response) => {
+      const date = Date.parse(response.headers.get("date") ?? "");
+      servedAt = Number.isNaN(date) ? undefined : new Date(date).toISOString();
+    },
+  });
+  return { backup, servedAt };
+}
+
 /** What the manifest records of a key's versions: how many, the latest (by creation time) and its update time. */
 function versionSummary(versions: readonly KeyVersionInfo[]): { versionCount: number; latestVersion: string; updatedOn?: string } {
   const latest = versions.reduce<KeyVersionInfo | undefined>(
@@ -438,6 +489,8 @@ interface InventoryView {
   readonly listedUpdatedOn: ReadonlyMap<string, string>;
   /** Only without version details: the backups the inventory already took and stored. */
   readonly backups: ReadonlyMap<string, StoredBackup>;
+  /** Only without version details: keys whose blob an earlier attempt of the inventory had written. */
+  readonly earlierBlobs: ReadonlySet<string>;
   readonly skipped: Inventory["skipped"];
   readonly include: string[];
   readonly exclude: string[];

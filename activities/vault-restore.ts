@@ -23,6 +23,12 @@ export interface VaultRestoreActivityDeps {
 
 /** The real service may still answer 409 for a few seconds after a purge; this many retries cover it. */
 const PURGE_SETTLE_ATTEMPTS = 6;
+/**
+ * A set without version details records when the vault served each backup (its Date header, whole
+ * seconds) and compares a key's update time with it: both are the vault's clock, but may come from
+ * different machines of the service, so this much difference is tolerated.
+ */
+const VAULT_CLOCK_ALLOWANCE_MS = 2_000;
 
 export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
   const { keyClients, store } = deps;
@@ -119,7 +125,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     const alreadyInTarget: string[] = [];
     let restored = 0;
     await mapWithConcurrency(keys, input.keyConcurrency, async (key) => {
-      const outcome = await restoreOneKey(client, paths.root, key, input.onConflict);
+      const outcome = await restoreOneKey(client, paths.root, key, input.onConflict, manifest.versionDetails !== false);
       if (outcome.kind === "restored") restored++;
       else if (outcome.kind === "alreadyInTarget") alreadyInTarget.push(key.name);
       else if (outcome.kind === "skipped") skipped.push({ name: key.name, reason: outcome.reason });
@@ -134,7 +140,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
 
   type Outcome = { kind: "restored" } | { kind: "alreadyInTarget" } | { kind: "skipped" | "failed"; reason: string };
 
-  async function restoreOneKey(client: KeyClient, root: string, key: SucceededKeyResult, onConflict: "skip" | "fail"): Promise<Outcome> {
+  async function restoreOneKey(client: KeyClient, root: string, key: SucceededKeyResult, onConflict: "skip" | "fail", versionDetails: boolean): Promise<Outcome> {
     // Checked right before the restore: a blob is never sent to the vault unless it is the one recorded.
     const checked = await readVerified(root, key);
     if ("problem" in checked) return { kind: "failed", reason: checked.problem };
@@ -154,7 +160,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
         // The same key, version for version: an earlier attempt restored it (its answer was lost, or the
         // job was interrupted and resumed). Restores are idempotent this way; the orchestrator tells this
         // apart from a name that was taken before the job began.
-        if (holder === "active" && (await holdsBackedUpVersions(client, key))) return { kind: "alreadyInTarget" };
+        if (holder === "active" && (await holdsBackedUpVersions(client, key, versionDetails))) return { kind: "alreadyInTarget" };
         const reason =
           holder === "deleted"
             ? "a soft-deleted key of that name is in the target vault (recover or purge it first)"
@@ -168,13 +174,14 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
 
   /**
    * True when the target's key has exactly the backed-up versions: the manifest's latest version id, and
-   * as many versions. A set taken without version details records only the latest version's update time
-   * (from the key list): then the target's latest version must carry that same time. Anything else,
-   * including a key updated between the inventory and its backup, counts as someone else's key.
+   * as many versions. A set taken without version details records instead when the key was listed and
+   * when its backup came back: then the target's key must have been last updated in that window (restore
+   * keeps a key's update time). A key made by someone else after the plan was updated later; an older
+   * copy of the key earlier. Anything else counts as someone else's key: a conflict, never a false match.
    */
-  async function holdsBackedUpVersions(client: KeyClient, key: SucceededKeyResult): Promise<boolean> {
-    if (key.versionCount === undefined) return hasLatestUpdate(client, key);
-    if (!key.latestVersion) return false;
+  async function holdsBackedUpVersions(client: KeyClient, key: SucceededKeyResult, versionDetails: boolean): Promise<boolean> {
+    if (!versionDetails) return updatedWhileBackedUp(client, key);
+    if (key.versionCount === undefined || !key.latestVersion) return false;
     const versions = new Set<string>();
     try {
       for await (const page of client.listPropertiesOfKeyVersions(key.name).byPage({ maxPageSize: 25 })) {
@@ -188,11 +195,13 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     return versions.size === key.versionCount && versions.has(key.latestVersion);
   }
 
-  async function hasLatestUpdate(client: KeyClient, key: SucceededKeyResult): Promise<boolean> {
-    if (!key.updatedOn) return false;
+  async function updatedWhileBackedUp(client: KeyClient, key: SucceededKeyResult): Promise<boolean> {
+    if (!key.updatedOn || !key.backedUpAt) return false;
+    const earliest = new Date(key.updatedOn).getTime();
+    const latest = new Date(key.backedUpAt).getTime() + VAULT_CLOCK_ALLOWANCE_MS;
     try {
-      const current = await client.getKey(key.name);
-      return current.properties.updatedOn?.getTime() === new Date(key.updatedOn).getTime();
+      const updated = (await client.getKey(key.name)).properties.updatedOn?.getTime();
+      return updated !== undefined && updated >= earliest && updated <= latest;
     } catch (error) {
       const kvError = toKeyVaultError(error);
       if (kvError instanceof KeyNotFoundError) return false;

@@ -305,7 +305,7 @@ function printBackup(io: Io, json: boolean, jobId: string, s: BackupSummary): vo
       `backup set ${s.backupSetId} (${s.state})`,
       `  vault     ${s.vaultUrl}`,
       `  keys      ${s.keys.succeeded} backed up, ${s.keys.failed} failed, ${s.keys.skipped} skipped, of ${s.keys.total}`,
-      `  versions  ${s.versionDetails ? s.versions : "not listed (--no-version-details)"}`,
+      `  versions  ${s.versionDetails !== false ? s.versions : "not listed (--no-version-details)"}`,
       `  bytes     ${s.bytes}`,
       ...s.failures.map((f) => `  failed    ${f.name}: ${f.reason}`),
     ].join("\n") + "\n",

@@ -123,7 +123,13 @@ function differingRequestFields(stored: unknown, requested: VaultBackupInput | V
   if (typeof stored !== "object" || stored === null) return [];
   const normalize = (input: Record<string, unknown>): Record<string, string> => {
     const out: Record<string, string> = {};
-    for (const [key, value] of Object.entries(input)) if (key !== "tuning" && key !== "retry" && value !== undefined) out[key] = JSON.stringify(value);
+    for (const [key, value] of Object.entries(input)) {
+      if (key === "tuning" || key === "retry" || value === undefined) continue;
+      // The same globs in another order, or a vault URL in other case or with a trailing slash, ask for the same job.
+      if ((key === "include" || key === "exclude") && Array.isArray(value)) out[key] = JSON.stringify([...value].sort());
+      else if ((key === "vaultUrl" || key === "targetVaultUrl") && typeof value === "string") out[key] = value.toLowerCase().replace(/\/+$/, "");
+      else out[key] = JSON.stringify(value);
+    }
     // A backup's versionDetails defaults to true (and inputs from before it existed have none).
     if ("vaultUrl" in input) out["versionDetails"] = String(input["versionDetails"] !== false);
     return out;

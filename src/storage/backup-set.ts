@@ -120,7 +120,18 @@ export const inventoryEntrySchema = z.object({
    * Without version details: the key's backup when the inventory already took it (with the same idle
    * budget) and stored it at its blob path; the batch records it without asking the vault again.
    */
-  backup: z.object({ size: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  backup: z
+    .object({
+      size: z.number().int().positive(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      /** When the vault served the backup (its Date header). */
+      backedUpAt: z.string().optional(),
+      /** The blob was already there when this inventory wrote it (an earlier or duplicate attempt of it). */
+      reused: z.literal(true).optional(),
+    })
+    .optional(),
+  /** Without version details: the key's blob was in the set before this listing (an earlier attempt of the inventory wrote it). */
+  earlierBlob: z.literal(true).optional(),
 });
 export type InventoryEntry = z.infer<typeof inventoryEntrySchema>;
 
@@ -150,6 +161,11 @@ export const keyResultSchema = z.discriminatedUnion("result", [
     latestVersion: z.string().optional(),
     /** The latest version's update time: from its version listing, or from the key list without version details. */
     updatedOn: z.string().optional(),
+    /**
+     * Without version details: when the vault served the backup (its Date header, the vault's clock).
+     * The key's state in the blob was last updated between updatedOn and this time.
+     */
+    backedUpAt: z.string().optional(),
     blobPath: z.string(),
     size: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
@@ -187,6 +203,12 @@ export const manifestSchema = z.object({
     bytes: z.number().int(),
   }),
   keys: z.array(keyResultSchema),
+}).superRefine((manifest, ctx) => {
+  // A set with version details records them for every key it backed up: a key without them would be
+  // restored with the weaker checks of a set without.
+  if (manifest.versionDetails === false) return;
+  const index = manifest.keys.findIndex((k) => k.result === "succeeded" && (k.versionCount === undefined || k.latestVersion === undefined));
+  if (index >= 0) ctx.addIssue({ code: "custom", path: ["keys", index], message: "lacks versionCount or latestVersion in a set with version details" });
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

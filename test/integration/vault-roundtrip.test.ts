@@ -101,6 +101,7 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
       expect(key.versionCount).toBeUndefined();
       expect(key.latestVersion).toBeUndefined();
       expect(key.updatedOn).toEqual(expect.any(String));
+      expect(Date.parse(key.backedUpAt!)).toBeGreaterThanOrEqual(Date.parse(key.updatedOn!));
       expect(sha256Hex(await store.read(key.blobPath))).toBe(key.sha256);
     }
 

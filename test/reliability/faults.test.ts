@@ -20,7 +20,7 @@ import { auditBackupSet, blobIdentities, changedBlobs } from "../../src/local/re
 import { LocalRuntime } from "../../src/local/runtime";
 import { compareSnapshots, snapshotVault } from "../../src/local/vault-snapshot";
 import { createActivityHandlers, orchestrators } from "../../src/registry";
-import { vaultFolder } from "../../src/storage/backup-set";
+import { BackupSetPaths, inventorySchema, manifestSchema, parseDocument, sha256Hex, vaultFolder } from "../../src/storage/backup-set";
 import type { BackupStore } from "../../src/storage/backup-store";
 import { openBackupStore } from "../../src/storage/open-store";
 import { DEFAULT_ACTIVITY_RETRY } from "../../src/tuning";
@@ -204,30 +204,87 @@ describe("backup and restore under injected faults", () => {
     }
   }, 180_000);
 
-  it("when a set taken without version details meets a key of the same name in the target, only the key that set restored counts as already there", async () => {
-    // Prepare: a set of two keys without version details; in the target, a key of the second name made by
-    // someone else (a second later, so its update time differs from the one the set recorded).
+  it("when a set taken without version details is restored twice, the batch knows its own keys by their update time, even if a key changed between inventory and backup, and not an older key of the same name", async () => {
+    // Prepare: the target already holds an older "lean-00001" (made a second before the source's keys);
+    // the set is taken with the activities one by one, and "lean-00000" changes between the inventory and
+    // its batch (no spare budget, so the inventory backs up nothing itself).
+    const target = await emulator.addVault({ name: "lean-target" });
+    await directClient(target.url).createKey("lean-00001", "EC");
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     const vault = await emulator.addVault({ name: "lean-source" });
     await vault.seedKeys({ count: 2, versions: 2, prefix: "lean" });
-    const backup = await (await runtime().startBackup({ vaultUrl: vault.url, include: [], exclude: [], versionDetails: false })).result;
-    const target = await emulator.addVault({ name: "lean-target" });
+    const factory = createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert });
+    const noSpareBudget = Object.assign((url: string) => factory(url), { spareBudget: () => 0 });
+    const activities = createActivityHandlers({ keyClients: noSpareBudget, store }) as Record<string, (input: any) => Promise<any>>;
+    const jobId = "lean-check";
+    const startedAt = new Date().toISOString();
+    const inventory = await activities[ActivityNames.takeKeyInventory]!({ jobId, vaultUrl: vault.url, include: [], exclude: [], startedAt, batchSize: 10, versionDetails: false });
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    await directClient(target.url).createKey("lean-00001", "EC");
-    const activities = createActivityHandlers({ keyClients: createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert }), store });
-    const restoreBatch = activities[ActivityNames.restoreKeyBatch] as (input: RestoreKeyBatchInput) => Promise<RestoreBatchResult>;
+    await directClient(vault.url).updateKeyProperties("lean-00000", { tags: { changed: "after the inventory" } });
+    const setInput = { jobId, backupSetId: inventory.backupSetId, vaultUrl: vault.url };
+    await activities[ActivityNames.backupKeyBatch]!({ ...setInput, batchIndex: 0, keyConcurrency: 2 });
+    const summary = await activities[ActivityNames.writeBackupManifest]!({ ...setInput, startedAt, endedAt: new Date().toISOString(), failedBatches: [] });
     const input: RestoreKeyBatchInput = {
-      jobId: "lean-check", backupSetId: `${vaultFolder(vault.url)}/${backup.output!.backupSetId}`, targetVaultUrl: target.url,
+      jobId: "lean-restore", backupSetId: `${vaultFolder(vault.url)}/${inventory.backupSetId}`, targetVaultUrl: target.url,
       include: [], exclude: [], batchIndex: 0, batchSize: 10, keyConcurrency: 2, onConflict: "skip",
     };
 
     // Act: the batch, then the same batch again (as when its answer was lost)
-    const first = await restoreBatch(input);
-    const again = await restoreBatch(input);
+    const first: RestoreBatchResult = await activities[ActivityNames.restoreKeyBatch]!(input);
+    const again: RestoreBatchResult = await activities[ActivityNames.restoreKeyBatch]!(input);
 
     // Assess
+    expect(summary).toMatchObject({ state: "complete", versionDetails: false, keys: { succeeded: 2 } });
     expect(first).toMatchObject({ restored: 1, skipped: [{ name: "lean-00001" }], failed: [] });
     expect(first.alreadyInTarget).toBeUndefined();
     expect(again).toMatchObject({ restored: 0, alreadyInTarget: ["lean-00000"], skipped: [{ name: "lean-00001" }], failed: [] });
+    expect((await directClient(target.url).getKey("lean-00000")).properties.tags).toEqual({ changed: "after the inventory" });
+  });
+
+  it("when the inventory is retried after it took some backups without version details, their blobs are kept and no update time is recorded for them to match by", async () => {
+    // Prepare: the first attempt of the inventory backs up keys with the idle budget, then dies before
+    // writing the inventory.
+    const vault = await emulator.addVault({ name: "lean-retry" });
+    await vault.seedKeys({ count: 30, prefix: "retry" });
+    let refused = false;
+    const flakyStore: BackupStore = Object.create(store, {
+      writeOnce: {
+        value: async (path: string, data: Buffer) => {
+          if (path.endsWith("/inventory.json") && !refused) {
+            refused = true;
+            throw new Error("simulated crash before the inventory was written");
+          }
+          return store.writeOnce(path, data);
+        },
+      },
+    });
+    const keyClients = createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert });
+    const activities = createActivityHandlers({ keyClients, store: flakyStore }) as Record<string, (input: any) => Promise<any>>;
+    const jobId = "lean-retry";
+    const startedAt = new Date().toISOString();
+    const inventoryInput = { jobId, vaultUrl: vault.url, include: [], exclude: [], startedAt, batchSize: 50, versionDetails: false };
+
+    // Act
+    await expect(activities[ActivityNames.takeKeyInventory]!(inventoryInput)).rejects.toThrow(/simulated crash/);
+    const inventory = await activities[ActivityNames.takeKeyInventory]!(inventoryInput);
+    const setInput = { jobId, backupSetId: inventory.backupSetId, vaultUrl: vault.url };
+    await activities[ActivityNames.backupKeyBatch]!({ ...setInput, batchIndex: 0, keyConcurrency: 4 });
+    const summary = await activities[ActivityNames.writeBackupManifest]!({ ...setInput, startedAt, endedAt: new Date().toISOString(), failedBatches: [] });
+
+    // Assess
+    expect(summary).toMatchObject({ state: "complete", keys: { succeeded: 30, failed: 0 } });
+    const paths = new BackupSetPaths(vaultFolder(vault.url), inventory.backupSetId);
+    const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
+    const succeeded = manifest.keys.filter((k) => k.result === "succeeded");
+    const inventoryDoc = parseDocument(inventorySchema, paths.inventory, await store.read(paths.inventory));
+    const earlier = new Set(inventoryDoc.toBackUp.filter((e) => e.earlierBlob).map((e) => e.name));
+    expect(earlier.size).toBeGreaterThan(0);
+    for (const key of succeeded) {
+      // Only a key whose blob this listing saw being taken keeps the listed time as a lower bound.
+      expect(key.updatedOn === undefined).toBe(earlier.has(key.name));
+      expect(key.backedUpAt).toEqual(expect.any(String));
+      expect(sha256Hex(await store.read(key.blobPath))).toBe(key.sha256);
+    }
   });
 
   it.each([
