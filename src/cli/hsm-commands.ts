@@ -8,6 +8,7 @@ import { OrchestratorNames, type HsmBackupInput, type HsmJobSummary, type HsmPro
 import { EmulatorTokenCredential } from "../keyvault/clients";
 import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
 import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "../local/durable-host";
+import { JobArgumentsMismatchError, differingJobArguments } from "../local/job-arguments";
 import { createHsmActivityHandlers, orchestrators } from "../registry";
 import {
   HSM_SAS_MODES,
@@ -129,6 +130,12 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
       clock: "real",
       stateDir: opts.stateDir,
     });
+    const stored = host.getStatus(jobId);
+    const differing = stored && stored.name === orchestrator ? differingJobArguments(stored.input, input) : [];
+    if (differing.length > 0) {
+      await host.close();
+      throw new JobArgumentsMismatchError(jobId, differing);
+    }
     const stopReporting = reportProgress(host, jobId, label, opts.json === true, io);
     try {
       let status: OrchestrationStatus;

@@ -6,6 +6,7 @@ import { createActivityHandlers, orchestrators } from "../registry";
 import type { BackupStore } from "../storage/backup-store";
 import { DEFAULT_ACTIVITY_RETRY, DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "../tuning";
 import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "./durable-host";
+import { JobArgumentsMismatchError, differingJobArguments } from "./job-arguments";
 import { jsonLineLogger } from "../../activities/logging";
 
 /**
@@ -82,7 +83,7 @@ export class LocalRuntime {
     // rather than silently doing something else than what was asked.
     const existing = this.host.getStatus(jobId);
     if (existing && existing.name === name) {
-      const differing = differingRequestFields(existing.input, input);
+      const differing = differingJobArguments(existing.input, input);
       if (differing.length > 0) throw new JobArgumentsMismatchError(jobId, differing);
     }
     try {
@@ -108,35 +109,6 @@ export class LocalRuntime {
     const status = await this.host.waitForCompletion(jobId);
     return { status, output: status.runtimeStatus === "Completed" ? (status.output as T) : undefined };
   }
-}
-
-/** A job id given again with other arguments than the ones its job was started with. */
-export class JobArgumentsMismatchError extends Error {
-  override readonly name = "JobArgumentsMismatchError";
-  constructor(readonly jobId: string, readonly fields: readonly string[]) {
-    super(`job ${jobId} was started with other arguments (${fields.join(", ")} differ): give the same ones to resume it, or use a new job id`);
-  }
-}
-
-/** The request fields (not tuning or retry: those may change between runs) on which two job inputs differ. */
-function differingRequestFields(stored: unknown, requested: VaultBackupInput | VaultRestoreInput): string[] {
-  if (typeof stored !== "object" || stored === null) return [];
-  const normalize = (input: Record<string, unknown>): Record<string, string> => {
-    const out: Record<string, string> = {};
-    for (const [key, value] of Object.entries(input)) {
-      if (key === "tuning" || key === "retry" || value === undefined) continue;
-      // The same globs in another order, or a vault URL in other case or with a trailing slash, ask for the same job.
-      if ((key === "include" || key === "exclude") && Array.isArray(value)) out[key] = JSON.stringify([...value].sort());
-      else if ((key === "vaultUrl" || key === "targetVaultUrl") && typeof value === "string") out[key] = value.toLowerCase().replace(/\/+$/, "");
-      else out[key] = JSON.stringify(value);
-    }
-    // A backup's versionDetails defaults to true (and inputs from before it existed have none).
-    if ("vaultUrl" in input) out["versionDetails"] = String(input["versionDetails"] !== false);
-    return out;
-  };
-  const a = normalize(stored as Record<string, unknown>);
-  const b = normalize(requested as unknown as Record<string, unknown>);
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((key) => a[key] !== b[key]).sort();
 }
 
 export function newJobId(): string {

@@ -261,6 +261,12 @@ describe("Managed HSM full backup and restore (emulator + Azurite)", () => {
     for await (const b of blobs.getContainerClient("hsm-cli-backups").listBlobsFlat()) folders.add(b.name.split("/")[0]!);
     expect([...folders]).toHaveLength(1);
 
+    // The same job id with another container: refused, not resumed as the stored job.
+    const other = collect();
+    const otherCode = await main(["node", "kvbackup", "hsm-backup", ...common, ...sas, "--container-url", `${azurite.blobEndpoint}/hsm-other`, "--job-id", "cli-backup"], other.io);
+    expect(otherCode).toBe(2);
+    expect(other.stderr()).toMatch(/^kvbackup: job cli-backup was started with other arguments \(containerUrl differ\)/);
+
     await deleteAndPurge("archive");
     const restore = collect();
     const restoreCode = await main(["node", "kvbackup", "hsm-restore", ...common, "--folder", backupJson.folderUrl, "--key", "archive", "--job-id", "cli-restore"], restore.io);
