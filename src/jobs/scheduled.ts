@@ -77,7 +77,10 @@ export async function runScheduledBackups(now: Date, client: JobClient, deps: Sc
       jobs.push({ target: url, type, id, outcome: outcome.outcome, ...(runningId ? { runningId } : {}) });
       log(
         outcome.outcome === "started"
-          ? { event: "job.started", trigger: "schedule", jobId: id, type, target: url, slot, durationMs: Date.now() - began }
+          ? {
+              event: "job.started", trigger: "schedule", jobId: id, type, target: url, slot, durationMs: Date.now() - began,
+              ...(kind === "vault" ? { versionDetails: config.versionDetails } : {}),
+            }
           : {
               event: "job.skipped", trigger: "schedule", jobId: id, type, target: url, slot,
               reason: outcome.outcome === "exists" ? "already-started-for-this-slot" : "target-busy",

@@ -106,9 +106,10 @@ describe("POST /api/backups", () => {
   });
 
   it("when versionDetails is false, the backup is started without version listing", async () => {
-    const { status } = await call("startVaultBackup", post("backups", { vault: VAULT, versionDetails: false }));
+    const { status, records } = await call("startVaultBackup", post("backups", { vault: VAULT, versionDetails: false }));
     expect(status).toBe(202);
     expect((client.started[0]!.input as VaultBackupInput).versionDetails).toBe(false);
+    expect(records).toContainEqual(expect.objectContaining({ event: "job.started", type: "vault-backup", versionDetails: false }));
   });
 
   it("when the vault URL differs only in case and a trailing slash, it is matched to the allow-list", async () => {

@@ -52,6 +52,7 @@ describe("scheduled backups", () => {
     const vaultJobs = client.started.filter((s) => (s.input as VaultBackupInput).vaultUrl !== undefined);
     expect(vaultJobs.length).toBeGreaterThan(0);
     for (const job of vaultJobs) expect((job.input as VaultBackupInput).versionDetails).toBe(false);
+    expect(records).toContainEqual(expect.objectContaining({ event: "job.started", type: "vault-backup", versionDetails: false }));
   });
 
   it("when the same slot runs twice (a retried or late timer), it starts nothing the second time", async () => {

@@ -240,7 +240,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
       };
       return start(request, client, context, {
         type: "vault-backup", kind: "vault", op: "backup", target, field: "vault", input,
-        details: { include: body.include.length, exclude: body.exclude.length },
+        details: { versionDetails: body.versionDetails, include: body.include.length, exclude: body.exclude.length },
       });
     },
 
