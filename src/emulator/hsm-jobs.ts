@@ -11,6 +11,8 @@
 import { randomBytes } from "node:crypto";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { CancellableSleeps } from "../util/cancellable-sleeps";
+import { accountKeyOf } from "../util/connection-string";
+import { redactUrl } from "../util/redact-url";
 import type { BackupCipher } from "./backup-cipher";
 import type { KeyStore, KeyVersion, StoredKey } from "./key-store";
 import { ServiceError, badParameter, checkName, type RequestContext } from "./vault-service";
@@ -288,7 +290,7 @@ export class HsmJobs implements ListenerExtension {
       metaText = (await storageCall(storage, () => container.getBlobClient(`${folder}/${META_BLOB}`).downloadToBuffer())).toString("utf8");
     } catch (error) {
       if (error instanceof JobFailure && error.code === "BlobNotFound") {
-        throw new JobFailure("BackupNotFound", `No complete backup was found in folder ${folder} of ${withoutQuery(storage.storageResourceUri)}.`);
+        throw new JobFailure("BackupNotFound", `No complete backup was found in folder ${folder} of ${redactUrl(storage.storageResourceUri)}.`);
       }
       throw error;
     }
@@ -428,7 +430,7 @@ async function storageCall<T>(storage: StorageParams, fn: () => Promise<T>): Pro
   } catch (error) {
     if (error instanceof JobFailure) throw error;
     const e = error as { statusCode?: number; code?: string; message?: string };
-    const where = withoutQuery(storage.storageResourceUri);
+    const where = redactUrl(storage.storageResourceUri);
     const status = e.statusCode;
     const code = e.code ?? "";
     if (status === 404 && code === "ContainerNotFound") throw new JobFailure("ContainerNotFound", `The storage container ${where} does not exist.`);
@@ -448,19 +450,8 @@ function toFailure(error: unknown): { code: string; message: string } {
 }
 
 function sharedKeyCredential(connectionString: string | undefined): StorageSharedKeyCredential | undefined {
-  if (!connectionString) return undefined;
-  const fields = new Map<string, string>();
-  for (const part of connectionString.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0) fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
-  }
-  const name = fields.get("accountname");
-  const key = fields.get("accountkey");
-  return name && key ? new StorageSharedKeyCredential(name, key) : undefined;
-}
-
-function withoutQuery(uri: string): string {
-  return uri.replace(/[?#].*$/, "").replace(/\/+$/, "");
+  const account = connectionString ? accountKeyOf(connectionString) : undefined;
+  return account ? new StorageSharedKeyCredential(account.name, account.key) : undefined;
 }
 
 function safeJson(text: string): unknown {

@@ -8,6 +8,7 @@ import {
   type BlobSASSignatureValues,
 } from "@azure/storage-blob";
 import type { HsmStorageParameters } from "../keyvault/hsm-admin-client";
+import { accountKeyOf } from "../util/connection-string";
 import { redactUrl } from "../util/redact-url";
 
 /**
@@ -193,13 +194,7 @@ function sasValues(container: ContainerLocation, permissions: string, now: Date,
 /** AccountName and AccountKey of a connection string; never echoes the string (it holds the key). */
 function sharedKeyFrom(storage: string | undefined): StorageSharedKeyCredential {
   if (!storage) throw new HsmStorageAccessError("accountSas needs a storage connection string with an AccountKey");
-  const fields = new Map<string, string>();
-  for (const part of storage.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0) fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
-  }
-  const name = fields.get("accountname");
-  const key = fields.get("accountkey");
-  if (!name || !key) throw new HsmStorageAccessError("accountSas needs a storage connection string with AccountName and AccountKey");
-  return new StorageSharedKeyCredential(name, key);
+  const account = accountKeyOf(storage);
+  if (!account) throw new HsmStorageAccessError("accountSas needs a storage connection string with AccountName and AccountKey");
+  return new StorageSharedKeyCredential(account.name, account.key);
 }
