@@ -153,18 +153,18 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
         const kvError = toKeyVaultError(error);
         if (!(kvError instanceof KeyConflictError)) return { kind: "failed", reason: describeFailure(kvError) };
         const holder = await whoHoldsName(client, key.name);
-        if (holder === "none" && attempt < PURGE_SETTLE_ATTEMPTS) {
+        if (holder.kind === "none" && attempt < PURGE_SETTLE_ATTEMPTS) {
           await sleep(settleDelay);
           continue;
         }
         // The same key, version for version: an earlier attempt restored it (its answer was lost, or the
         // job was interrupted and resumed). Restores are idempotent this way; the orchestrator tells this
         // apart from a name that was taken before the job began.
-        if (holder === "active" && (await holdsBackedUpVersions(client, key, versionDetails))) return { kind: "alreadyInTarget" };
+        if (holder.kind === "active" && (await holdsBackedUpVersions(client, key, versionDetails, holder.updatedOn))) return { kind: "alreadyInTarget" };
         const reason =
-          holder === "deleted"
+          holder.kind === "deleted"
             ? "a soft-deleted key of that name is in the target vault (recover or purge it first)"
-            : holder === "active"
+            : holder.kind === "active"
               ? "a key of that name already exists in the target vault"
               : describeFailure(kvError);
         return { kind: onConflict === "skip" ? "skipped" : "failed", reason };
@@ -179,8 +179,8 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
    * keeps a key's update time). A key made by someone else after the plan was updated later; an older
    * copy of the key earlier. Anything else counts as someone else's key: a conflict, never a false match.
    */
-  async function holdsBackedUpVersions(client: KeyClient, key: SucceededKeyResult, versionDetails: boolean): Promise<boolean> {
-    if (!versionDetails) return updatedWhileBackedUp(client, key);
+  async function holdsBackedUpVersions(client: KeyClient, key: SucceededKeyResult, versionDetails: boolean, targetUpdatedOn: Date | undefined): Promise<boolean> {
+    if (!versionDetails) return updatedWhileBackedUp(key, targetUpdatedOn);
     if (key.versionCount === undefined || !key.latestVersion) return false;
     const versions = new Set<string>();
     try {
@@ -195,37 +195,30 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     return versions.size === key.versionCount && versions.has(key.latestVersion);
   }
 
-  async function updatedWhileBackedUp(client: KeyClient, key: SucceededKeyResult): Promise<boolean> {
-    if (!key.updatedOn || !key.backedUpAt) return false;
-    const earliest = new Date(key.updatedOn).getTime();
-    const latest = new Date(key.backedUpAt).getTime() + VAULT_CLOCK_ALLOWANCE_MS;
+  /** Who holds a name in the target vault; for a live key, when it was last updated (the key's latest version). */
+  async function whoHoldsName(client: KeyClient, name: string): Promise<{ kind: "active"; updatedOn?: Date } | { kind: "deleted" | "none" }> {
     try {
-      const updated = (await client.getKey(key.name)).properties.updatedOn?.getTime();
-      return updated !== undefined && updated >= earliest && updated <= latest;
-    } catch (error) {
-      const kvError = toKeyVaultError(error);
-      if (kvError instanceof KeyNotFoundError) return false;
-      throw kvError;
-    }
-  }
-
-  async function whoHoldsName(client: KeyClient, name: string): Promise<"active" | "deleted" | "none"> {
-    try {
-      await client.getKey(name);
-      return "active";
+      return { kind: "active", updatedOn: (await client.getKey(name)).properties.updatedOn };
     } catch (error) {
       if (!(toKeyVaultError(error) instanceof KeyNotFoundError)) throw toKeyVaultError(error);
     }
     try {
       await client.getDeletedKey(name);
-      return "deleted";
+      return { kind: "deleted" };
     } catch (error) {
       if (!(toKeyVaultError(error) instanceof KeyNotFoundError)) throw toKeyVaultError(error);
     }
-    return "none";
+    return { kind: "none" };
   }
 
   return { planRestore, restoreKeyBatch };
+}
+
+/** Whether a key's update time falls in the window the set recorded for its backup (both by the vault's clock). */
+function updatedWhileBackedUp(key: SucceededKeyResult, targetUpdatedOn: Date | undefined): boolean {
+  if (!key.updatedOn || !key.backedUpAt || !targetUpdatedOn) return false;
+  const updated = targetUpdatedOn.getTime();
+  return updated >= new Date(key.updatedOn).getTime() && updated <= new Date(key.backedUpAt).getTime() + VAULT_CLOCK_ALLOWANCE_MS;
 }
 
 async function listNames(list: () => AsyncIterable<{ name: string }> & { byPage(o: { maxPageSize: number }): AsyncIterable<{ name: string }[]> }): Promise<Set<string>> {
