@@ -4,6 +4,7 @@ import { createNameFilter } from "../src/filters";
 import { KeyConflictError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
 import type { KeyClientFactory } from "../src/keyvault/clients";
 import { settleChallenge } from "../src/keyvault/challenge";
+import { DEFAULT_SETTLING_POLICY, NameSettling, settlingState, type SettleWaits } from "../src/keyvault/settling";
 import type { BackupStore } from "../src/storage/backup-store";
 import { BackupObjectNotFoundError } from "../src/storage/backup-store";
 import { sha256Hex, type Manifest, type SucceededKeyResult } from "../src/storage/backup-set";
@@ -16,13 +17,11 @@ export interface VaultRestoreActivityDeps {
   readonly store: BackupStore;
   readonly reader?: BackupSetReader;
   readonly log?: ActivityLogger;
-  /** Waits between restore attempts while a just-purged name is still held by the service. */
+  /** First wait before retrying a name still being purged, deleted or recovered (then backoff, see settling.ts). */
   readonly purgeSettleDelayMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** The real service may still answer 409 for a few seconds after a purge; this many retries cover it. */
-const PURGE_SETTLE_ATTEMPTS = 6;
 /**
  * A set without version details records when the vault served each backup (its Date header, whole
  * seconds) and compares a key's update time with it: both are the vault's clock, but may come from
@@ -34,7 +33,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
   const { keyClients, store } = deps;
   const reader = deps.reader ?? new BackupSetReader(store);
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const settleDelay = deps.purgeSettleDelayMs ?? 2_000;
+  const settlingPolicy = { ...DEFAULT_SETTLING_POLICY, ...(deps.purgeSettleDelayMs !== undefined ? { firstDelayMs: deps.purgeSettleDelayMs } : {}) };
 
   /** The keys of the set that a restore with these filters works on, in batch order. */
   function selection(manifest: Manifest, include: readonly string[], exclude: readonly string[]) {
@@ -126,6 +125,10 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     let restored = 0;
     await mapWithConcurrency(keys, input.keyConcurrency, async (key) => {
       const outcome = await restoreOneKey(client, paths.root, key, input.onConflict, manifest.versionDetails !== false);
+      if (outcome.settled) {
+        const { state, waits, waitedMs } = outcome.settled;
+        deps.log?.({ event: "restoreWaitedForName", jobId: input.jobId, vaultUrl: input.targetVaultUrl, key: key.name, state, waits, waitedMs, outcome: outcome.kind });
+      }
       if (outcome.kind === "restored") restored++;
       else if (outcome.kind === "alreadyInTarget") alreadyInTarget.push(key.name);
       else if (outcome.kind === "skipped") skipped.push({ name: key.name, reason: outcome.reason });
@@ -138,25 +141,35 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     return { batchIndex: input.batchIndex, restored, skipped, failed, ...(alreadyInTarget.length > 0 ? { alreadyInTarget } : {}) };
   }
 
-  type Outcome = { kind: "restored" } | { kind: "alreadyInTarget" } | { kind: "skipped" | "failed"; reason: string };
+  /** `settled`: the name was being deleted, recovered or purged in the target, and was waited for. */
+  type Outcome = ({ kind: "restored" } | { kind: "alreadyInTarget" } | { kind: "skipped" | "failed"; reason: string }) & { settled?: SettleWaits };
 
   async function restoreOneKey(client: KeyClient, root: string, key: SucceededKeyResult, onConflict: "skip" | "fail", versionDetails: boolean): Promise<Outcome> {
+    const settling = new NameSettling(sleep, settlingPolicy);
+    const outcome = await restoreOneKeyWaiting(client, root, key, onConflict, versionDetails, settling);
+    return settling.summary ? { ...outcome, settled: settling.summary } : outcome;
+  }
+
+  async function restoreOneKeyWaiting(client: KeyClient, root: string, key: SucceededKeyResult, onConflict: "skip" | "fail", versionDetails: boolean, settling: NameSettling): Promise<Outcome> {
     // Checked right before the restore: a blob is never sent to the vault unless it is the one recorded.
     const checked = await readVerified(root, key);
     if ("problem" in checked) return { kind: "failed", reason: checked.problem };
     const data = checked.data;
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       try {
         await client.restoreKeyBackup(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
         return { kind: "restored" };
       } catch (error) {
         const kvError = toKeyVaultError(error);
         if (!(kvError instanceof KeyConflictError)) return { kind: "failed", reason: describeFailure(kvError) };
-        const holder = await whoHoldsName(client, key.name);
-        if (holder.kind === "none" && attempt < PURGE_SETTLE_ATTEMPTS) {
-          await sleep(settleDelay);
-          continue;
+        // A name still being deleted, recovered or purged is waited for; once settled, onConflict decides.
+        const holder = kvError.inProgress ? undefined : await whoHoldsName(client, key.name);
+        const state = settlingState(kvError, holder?.kind);
+        if (state) {
+          if (await settling.wait(state)) continue;
+          return { kind: "failed", reason: settling.gaveUp(describeFailure(kvError)) };
         }
+        if (!holder) throw kvError; // unreachable: a conflict with no state was looked up
         // The same key, version for version: an earlier attempt restored it (its answer was lost, or the
         // job was interrupted and resumed). Restores are idempotent this way; the orchestrator tells this
         // apart from a name that was taken before the job began.

@@ -24,12 +24,19 @@ export class BackupCipher {
     this.key = Buffer.from(hkdfSync("sha256", geographySecret, "kvbackup-emulator", "key-backup-aes-256-gcm", 32));
   }
 
-  /** JSON document in, base64url blob out. */
-  seal(document: unknown): string {
+  /**
+   * JSON document in, base64url blob out. With `minBytes`, the plaintext is padded with trailing blanks
+   * (which JSON ignores) so that the decoded blob is at least that long; under the cipher they cannot be
+   * told from data.
+   */
+  seal(document: unknown, minBytes = 0): string {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv("aes-256-gcm", this.key, iv);
     cipher.setAAD(AAD);
-    const body = Buffer.concat([cipher.update(JSON.stringify(document), "utf8"), cipher.final()]);
+    let text = Buffer.from(JSON.stringify(document), "utf8");
+    const shortBy = minBytes - HEADER_BYTES - text.length;
+    if (shortBy > 0) text = Buffer.concat([text, Buffer.alloc(shortBy, 0x20)]);
+    const body = Buffer.concat([cipher.update(text), cipher.final()]);
     return Buffer.concat([Buffer.of(BLOB_VERSION), iv, cipher.getAuthTag(), body]).toString("base64url");
   }
 

@@ -3,8 +3,8 @@
  * (what a script needs to point a client at it) and stops cleanly on SIGINT/SIGTERM.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { startEmulator } from "./index";
-import type { EmulatorOptions } from "./types";
+import { DEFAULT_PURGE_MS, DEFAULT_SOFT_DELETE_MS, startEmulator } from "./index";
+import type { EmulatorOptions, VaultSku } from "./types";
 
 export interface EmulatorCliIo {
   /** Receives the ready line (without newline handling: the line ends with "\n"). */
@@ -27,6 +27,9 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
     .option("--versions <n>", "versions per seeded key", intIn(1, 10_000), 1)
     .option("--throttle <ops>", "operations per 10 s before 429 (0 = unlimited)", intIn(0, 100_000_000))
     .option("--latency-ms <ms>", "delay added to every answer", intIn(0, 600_000))
+    .option("--soft-delete-ms <ms>", `how long a soft delete or a recover takes (default ${DEFAULT_SOFT_DELETE_MS}; 0 = at once)`, intIn(0, 3_600_000))
+    .option("--purge-ms <ms>", `how long a purge takes: the name answers 409 to restores meanwhile (default ${DEFAULT_PURGE_MS}; 0 = at once)`, intIn(0, 3_600_000))
+    .addOption(new Option("--sku <tier>", "vault tier: standard refuses HSM-protected key types").choices(["standard", "premium"]).default("premium"))
     .option("--state-dir <dir>", "keep the certificate and the vault state here")
     .option("--error503-rate <r>", "share of requests answered 503 (0..1)", fraction)
     .option("--drop-rate <r>", "share of connections dropped without answer (0..1)", fraction)
@@ -48,6 +51,9 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
     versions: number;
     throttle?: number;
     latencyMs?: number;
+    softDeleteMs?: number;
+    purgeMs?: number;
+    sku: VaultSku;
     stateDir?: string;
     error503Rate?: number;
     dropRate?: number;
@@ -73,6 +79,9 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
     versions: opts.versions,
     ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
     ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
+    ...(opts.softDeleteMs !== undefined ? { softDeleteMs: opts.softDeleteMs } : {}),
+    ...(opts.purgeMs !== undefined ? { purgeMs: opts.purgeMs } : {}),
+    sku: opts.sku,
     ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     faults: {

@@ -189,7 +189,11 @@ export class HsmJobs implements ListenerExtension {
       if (kind === "restore") return () => this.replaceAll(backup);
       const key = backup.live.find((k) => k.name.toLowerCase() === keyName!.toLowerCase());
       if (!key) throw new JobFailure("KeyNotFound", `Key ${keyName} is not in backup ${folder}.`);
-      return () => this.restoreOne(key);
+      return async () => {
+        // A purge (or delete, recover) of the name still under way: the service-side job takes its time.
+        await this.sleeps.sleep(this.opts.store.settlesIn(key.name));
+        if (!this.stopped) this.restoreOne(key);
+      };
     });
     return this.accepted(ctx, "restore", job);
   }
@@ -230,11 +234,11 @@ export class HsmJobs implements ListenerExtension {
    * Runs the job's storage work now, then waits out the configured duration before the outcome shows (and,
    * for a restore, before the keys change), so callers really see InProgress first.
    */
-  private launch(job: Job, work: () => Promise<(() => void) | undefined>): void {
+  private launch(job: Job, work: () => Promise<(() => void | Promise<void>) | undefined>): void {
     this.active = job;
     const finishAt = Date.now() + this.opts.jobDurationMs;
     const run = (async () => {
-      let commit: (() => void) | undefined;
+      let commit: (() => void | Promise<void>) | undefined;
       let failure: { code: string; message: string } | undefined;
       try {
         commit = await work();
@@ -245,7 +249,7 @@ export class HsmJobs implements ListenerExtension {
       if (this.stopped) return;
       if (!failure && commit) {
         try {
-          commit();
+          await commit();
         } catch (error) {
           failure = toFailure(error);
         }
@@ -314,9 +318,11 @@ export class HsmJobs implements ListenerExtension {
   private snapshot(): BackupContent {
     const copy = (k: StoredKey): StoredKey => JSON.parse(JSON.stringify(k)) as StoredKey;
     const store = this.opts.store;
+    // A delete or recover under way is taken as finished: the backup holds the key in the state it is going to.
+    const transit = store.transitKeys();
     return {
-      live: store.liveNames().map((n) => copy(store.getLive(n)!)),
-      deleted: store.deletedNames().map((n) => copy(store.getDeleted(n)!)),
+      live: [...store.liveNames().map((n) => store.getLive(n)!), ...transit.filter((t) => t.state === "recovering").map((t) => t.key)].map(copy),
+      deleted: [...store.deletedNames().map((n) => store.getDeleted(n)!), ...transit.filter((t) => t.state === "deleting").map((t) => t.key)].map(copy),
     };
   }
 
@@ -328,6 +334,7 @@ export class HsmJobs implements ListenerExtension {
       store.purge(name);
     }
     for (const name of store.deletedNames()) store.purge(name);
+    store.clearTransit();
     for (const key of backup.live) store.insertLive(key, false);
     for (const key of backup.deleted) store.insertDeleted(key, false);
     store.onChange();

@@ -18,15 +18,23 @@ import { MaterialPool } from "./key-material";
 import { KeyStore } from "./key-store";
 import { applyKnobs, defaultKnobs } from "./knobs";
 import { StatePersister } from "./persist";
-import { MANAGED_HSM_PROFILE, VAULT_PROFILE, VaultService } from "./vault-service";
+import { MANAGED_HSM_PROFILE, VaultService, vaultProfile } from "./vault-service";
 import { HsmJobs } from "./hsm-jobs";
 import { VaultListener } from "./vault-listener";
 import type { AddVaultOptions, EmulatedVault, EmulatorKnobs, EmulatorOptions, HsmEmulatorOptions, KnobsPatch, RunningEmulator } from "./types";
 
 export * from "./types";
 export { DEFAULT_GEOGRAPHY_SECRET } from "./backup-cipher";
-export { DEFAULT_THROTTLE } from "./knobs";
-export { MANAGED_HSM_PROFILE, MAX_BACKUP_VERSIONS, SUPPORTED_API_VERSIONS, VAULT_PROFILE } from "./vault-service";
+export { DEFAULT_PURGE_MS, DEFAULT_SOFT_DELETE_MS, DEFAULT_THROTTLE } from "./knobs";
+export {
+  BACKUP_BYTES_ONE_VERSION,
+  BACKUP_BYTES_PER_EXTRA_VERSION,
+  MANAGED_HSM_PROFILE,
+  MAX_BACKUP_VERSIONS,
+  SUPPORTED_API_VERSIONS,
+  VAULT_PROFILE,
+  VAULT_STANDARD_PROFILE,
+} from "./vault-service";
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
@@ -58,7 +66,10 @@ class Emulator implements RunningEmulator {
       ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
       ...(options.throttle !== undefined ? { throttle: options.throttle } : {}),
       ...(options.faults ? { faults: options.faults } : {}),
+      ...(options.softDeleteMs !== undefined ? { softDeleteMs: options.softDeleteMs } : {}),
+      ...(options.purgeMs !== undefined ? { purgeMs: options.purgeMs } : {}),
     });
+    if (options.sku !== undefined && options.sku !== "standard" && options.sku !== "premium") throw new Error(`sku must be standard or premium, got ${String(options.sku)}`);
   }
 
   async init(): Promise<void> {
@@ -153,7 +164,9 @@ class Emulator implements RunningEmulator {
       await persister.load();
       store.onChange = () => persister!.schedule();
     }
-    const service = new VaultService(store, VAULT_PROFILE, this.cipher, this.pool);
+    const sku = options.sku ?? this.options.sku ?? "premium";
+    if (sku !== "standard" && sku !== "premium") throw new Error(`addVault: sku must be standard or premium, got ${String(sku)}`);
+    const service = new VaultService(store, vaultProfile(sku), this.cipher, this.pool);
     // Keys given at start seed an empty vault only: a reloaded state wins over re-seeding.
     if (options.keys && store.liveCount === 0) {
       await service.seed({ count: options.keys, versions: options.versions ?? 1 });

@@ -2,7 +2,7 @@
  * Real key material from node:crypto, kept as JWK fields. Generation is async (thread pool) so a
  * create of an RSA-4096 key does not stall every other request.
  */
-import { createPrivateKey, generateKeyPair, type JsonWebKey as NodeJwk } from "node:crypto";
+import { createHash, createPrivateKey, generateKeyPair, randomBytes, type JsonWebKey as NodeJwk } from "node:crypto";
 import { promisify } from "node:util";
 import type { KeyMaterial } from "./key-store";
 
@@ -17,6 +17,8 @@ const CURVES: Readonly<Record<string, string>> = {
 };
 export const SUPPORTED_CURVES = Object.keys(CURVES);
 export const SUPPORTED_RSA_SIZES = [2048, 3072, 4096];
+/** AES key sizes a Managed HSM creates and imports (oct-HSM). */
+export const SUPPORTED_AES_SIZES = [128, 192, 256];
 
 const RSA_FIELDS = ["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;
 const EC_FIELDS = ["crv", "x", "y", "d"] as const;
@@ -33,12 +35,23 @@ export async function generateRsaMaterial(modulusLength: number, publicExponent 
   return fromNodeJwk(privateKey.export({ format: "jwk" }));
 }
 
+/** Real AES key bytes from the CSPRNG: a restore must bring back the very same bytes. */
+export function generateAesMaterial(bits: number): KeyMaterial {
+  if (!SUPPORTED_AES_SIZES.includes(bits)) throw new Error(`unsupported AES size ${bits}`);
+  return { kty: "oct", k: randomBytes(bits / 8).toString("base64url") };
+}
+
 /**
  * Checks an imported JWK by loading it with node:crypto; returns the material or a reason.
- * The key type may carry the -HSM suffix; the material itself is plain EC/RSA.
+ * The key type may carry the -HSM suffix; the material itself is plain EC/RSA/oct.
  */
 export function importMaterial(jwk: Record<string, unknown>): KeyMaterial | string {
   const kty = typeof jwk["kty"] === "string" ? jwk["kty"].replace(/-HSM$/, "") : "";
+  if (kty === "oct") {
+    const k = typeof jwk["k"] === "string" ? Buffer.from(jwk["k"], "base64url") : Buffer.alloc(0);
+    if (!SUPPORTED_AES_SIZES.includes(k.length * 8)) return `An AES key must be ${SUPPORTED_AES_SIZES.join(", ")} bits long (the 'k' property).`;
+    return { kty: "oct", k: k.toString("base64url") };
+  }
   if (kty !== "EC" && kty !== "RSA") return `Key type '${String(jwk["kty"])}' cannot be imported into a vault.`;
   const fields = kty === "EC" ? EC_FIELDS : RSA_FIELDS;
   const out: Record<string, string> = { kty };
@@ -79,9 +92,21 @@ function fromNodeJwk(jwk: NodeJwk, serviceCrv?: string): KeyMaterial {
   };
 }
 
-/** The public half as the service shows it (no private fields ever leave the emulator). */
+/** The public half as the service shows it (no private fields ever leave the emulator; an AES key has none). */
 export function publicFields(m: KeyMaterial): Record<string, string> {
+  if (m.kty === "oct") return {};
   return m.kty === "EC" ? { crv: m.crv!, x: m.x!, y: m.y! } : { n: m.n!, e: m.e! };
+}
+
+/** SHA-256 of the private part: lets tests compare keys whose material no client can see. */
+export function materialDigest(m: KeyMaterial): string {
+  const secret = m.kty === "oct" ? m.k : m.kty === "EC" ? `${m.crv}|${m.d}` : `${m.n}|${m.d}`;
+  return createHash("sha256").update(`${m.kty}|${secret ?? ""}`).digest("hex");
+}
+
+/** The key size in bits of an AES key. */
+export function aesBits(m: KeyMaterial): number | undefined {
+  return m.kty === "oct" && m.k ? Buffer.from(m.k, "base64url").length * 8 : undefined;
 }
 
 /** Size in bits, for the service's per-type limits and for info. */
@@ -101,6 +126,7 @@ export class MaterialPool {
   constructor(private readonly size = 4) {}
 
   get(kty: "EC" | "RSA"): Promise<KeyMaterial[]> {
+    // AES material is never pooled: it costs nothing to make, and shared AES bytes would hide a mix-up.
     if (kty === "EC") {
       this.ec ??= Promise.all(Array.from({ length: this.size }, () => generateEcMaterial("P-256")));
       return this.ec;

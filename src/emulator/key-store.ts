@@ -4,9 +4,14 @@
  * vault-service.ts so a Managed HSM listener can reuse both.
  */
 
-/** Private key material as JWK fields (node:crypto's JWK export); shared between versions when seeded. */
+/**
+ * Private key material as JWK fields (node:crypto's JWK export; `k` for an AES key); shared between
+ * versions when seeded.
+ */
 export interface KeyMaterial {
-  readonly kty: "EC" | "RSA";
+  readonly kty: "EC" | "RSA" | "oct";
+  /** AES key bytes (oct), base64url. */
+  readonly k?: string;
   readonly crv?: string;
   readonly x?: string;
   readonly y?: string;
@@ -30,15 +35,24 @@ export interface VersionAttributes {
   updated: number;
 }
 
+/** The rules under which an exportable key may be released (stored as given, carried in backups). */
+export interface ReleasePolicy {
+  contentType: string;
+  immutable?: boolean;
+  /** The policy document, base64url. */
+  data: string;
+}
+
 export interface KeyVersion {
   /** 32 lowercase hex characters. */
   readonly id: string;
-  /** The type as the service reports it (EC, EC-HSM, RSA, RSA-HSM). */
+  /** The type as the service reports it (EC, EC-HSM, RSA, RSA-HSM, oct-HSM). */
   readonly kty: string;
   readonly material: KeyMaterial;
   keyOps: string[];
   attributes: VersionAttributes;
   tags?: Record<string, string>;
+  releasePolicy?: ReleasePolicy;
 }
 
 export interface StoredKey {
@@ -98,24 +112,104 @@ export class SortedNames {
   }
 }
 
+/**
+ * A name between two states: a soft delete (live -> deleted), a recover (deleted -> live) or a purge
+ * (deleted -> gone) that the service has accepted but not finished. Meanwhile the key is in neither view.
+ */
+export type TransitState = "deleting" | "recovering" | "purging";
+
+interface Transit {
+  readonly state: TransitState;
+  readonly key: StoredKey;
+  /** Clock time (ms) at which it ends. */
+  readonly until: number;
+}
+
 export class KeyStore {
   private readonly live = new Map<string, StoredKey>();
   private readonly deleted = new Map<string, StoredKey>();
   private readonly liveIndex = new SortedNames();
   private readonly deletedIndex = new SortedNames();
+  private readonly transit = new Map<string, Transit>();
+  /** Earliest end of a transition, so most calls skip the scan. */
+  private nextSettle = Number.POSITIVE_INFINITY;
   /** Called after every mutation (persistence hooks in here). */
   onChange: () => void = () => {};
 
+  constructor(private readonly clock: () => number = Date.now) {}
+
   get liveCount(): number {
+    this.settleDue();
     return this.live.size;
   }
 
   getLive(name: string): StoredKey | undefined {
+    this.settleDue();
     return this.live.get(name.toLowerCase());
   }
 
   getDeleted(name: string): StoredKey | undefined {
+    this.settleDue();
     return this.deleted.get(name.toLowerCase());
+  }
+
+  /** The unfinished transition of a name, if any. */
+  transitOf(name: string): TransitState | undefined {
+    this.settleDue();
+    return this.transit.get(name.toLowerCase())?.state;
+  }
+
+  /** Milliseconds until the name's transition ends (0 when it has none). */
+  settlesIn(name: string): number {
+    this.settleDue();
+    const t = this.transit.get(name.toLowerCase());
+    return t ? Math.max(0, t.until - this.clock()) : 0;
+  }
+
+  /** Keys in transition, with the view they will end in (purges end in none and are left out). */
+  transitKeys(): Array<{ state: "deleting" | "recovering"; key: StoredKey }> {
+    this.settleDue();
+    const out: Array<{ state: "deleting" | "recovering"; key: StoredKey }> = [];
+    for (const t of this.transit.values()) if (t.state !== "purging") out.push({ state: t.state, key: t.key });
+    return out;
+  }
+
+  /** Ends every transition at once (a full HSM restore replaces the whole key set). */
+  clearTransit(): void {
+    this.transit.clear();
+    this.nextSettle = Number.POSITIVE_INFINITY;
+  }
+
+  /** Finishes the transitions whose time has come; lazily, on every access, so no timer is ever left running. */
+  private settleDue(): void {
+    if (this.transit.size === 0) return;
+    const now = this.clock();
+    if (now < this.nextSettle) return;
+    let next = Number.POSITIVE_INFINITY;
+    let changed = false;
+    for (const [lower, t] of this.transit) {
+      if (t.until > now) {
+        next = Math.min(next, t.until);
+        continue;
+      }
+      this.transit.delete(lower);
+      changed = true;
+      if (t.state === "deleting") {
+        this.deleted.set(lower, t.key);
+        this.deletedIndex.insert(lower);
+      } else if (t.state === "recovering") {
+        this.live.set(lower, t.key);
+        this.liveIndex.insert(lower);
+      }
+    }
+    this.nextSettle = next;
+    if (changed) this.onChange();
+  }
+
+  private startTransit(lower: string, state: TransitState, key: StoredKey, settleMs: number): void {
+    const until = this.clock() + settleMs;
+    this.transit.set(lower, { state, key, until });
+    this.nextSettle = Math.min(this.nextSettle, until);
   }
 
   /** Adds a version to a live key, creating the key if needed. Caller checks the deleted state. */
@@ -147,7 +241,9 @@ export class KeyStore {
     if (notify) this.onChange();
   }
 
-  softDelete(name: string, deletedDate: number, scheduledPurgeDate: number): StoredKey | undefined {
+  /** Live -> deleted, at once or after `settleMs` (the key is in neither view meanwhile). */
+  softDelete(name: string, deletedDate: number, scheduledPurgeDate: number, settleMs = 0): StoredKey | undefined {
+    this.settleDue();
     const lower = name.toLowerCase();
     const key = this.live.get(lower);
     if (!key) return undefined;
@@ -155,11 +251,18 @@ export class KeyStore {
     this.liveIndex.remove(lower);
     key.deletedDate = deletedDate;
     key.scheduledPurgeDate = scheduledPurgeDate;
-    this.insertDeleted(key);
+    if (settleMs > 0) {
+      this.startTransit(lower, "deleting", key, settleMs);
+      this.onChange();
+    } else {
+      this.insertDeleted(key);
+    }
     return key;
   }
 
-  recover(name: string): StoredKey | undefined {
+  /** Deleted -> live, at once or after `settleMs`. */
+  recover(name: string, settleMs = 0): StoredKey | undefined {
+    this.settleDue();
     const lower = name.toLowerCase();
     const key = this.deleted.get(lower);
     if (!key) return undefined;
@@ -167,32 +270,46 @@ export class KeyStore {
     this.deletedIndex.remove(lower);
     delete key.deletedDate;
     delete key.scheduledPurgeDate;
-    this.insertLive(key);
+    if (settleMs > 0) {
+      this.startTransit(lower, "recovering", key, settleMs);
+      this.onChange();
+    } else {
+      this.insertLive(key);
+    }
     return key;
   }
 
-  purge(name: string): boolean {
+  /** Deleted -> gone; with `settleMs`, the name stays taken (in neither view) that long. */
+  purge(name: string, settleMs = 0): boolean {
+    this.settleDue();
     const lower = name.toLowerCase();
-    if (!this.deleted.delete(lower)) return false;
+    const key = this.deleted.get(lower);
+    if (!key) return false;
+    this.deleted.delete(lower);
     this.deletedIndex.remove(lower);
+    if (settleMs > 0) this.startTransit(lower, "purging", key, settleMs);
     this.onChange();
     return true;
   }
 
   /** A page of live keys after the given lowercase name. */
   livePage(after: string | undefined, max: number): StoredKey[] {
+    this.settleDue();
     return this.liveIndex.after(after, max).map((n) => this.live.get(n)!);
   }
 
   deletedPage(after: string | undefined, max: number): StoredKey[] {
+    this.settleDue();
     return this.deletedIndex.after(after, max).map((n) => this.deleted.get(n)!);
   }
 
   liveNames(): string[] {
+    this.settleDue();
     return this.liveIndex.all().map((n) => this.live.get(n)!.name);
   }
 
   deletedNames(): string[] {
+    this.settleDue();
     return this.deletedIndex.all().map((n) => this.deleted.get(n)!.name);
   }
 
@@ -214,11 +331,22 @@ export class KeyStore {
           materials.push(v.material);
           materialIndex.set(v.material, m);
         }
-        return { id: v.id, kty: v.kty, material: m, keyOps: v.keyOps, attributes: v.attributes, ...(v.tags ? { tags: v.tags } : {}) };
+        return {
+          id: v.id,
+          kty: v.kty,
+          material: m,
+          keyOps: v.keyOps,
+          attributes: v.attributes,
+          ...(v.tags ? { tags: v.tags } : {}),
+          ...(v.releasePolicy ? { releasePolicy: v.releasePolicy } : {}),
+        };
       }),
     });
-    const keys = this.liveIndex.all().map((n) => encode(this.live.get(n)!));
-    const deleted = this.deletedIndex.all().map((n) => encode(this.deleted.get(n)!));
+    this.settleDue();
+    // An unfinished transition is written as the state it ends in: a restart does not bring back limbo.
+    const ending = this.transitKeys();
+    const keys = [...this.liveIndex.all().map((n) => this.live.get(n)!), ...ending.filter((t) => t.state === "recovering").map((t) => t.key)].map(encode);
+    const deleted = [...this.deletedIndex.all().map((n) => this.deleted.get(n)!), ...ending.filter((t) => t.state === "deleting").map((t) => t.key)].map(encode);
     return { format: STATE_FORMAT, materials, keys, deleted };
   }
 
@@ -233,7 +361,15 @@ export class KeyStore {
       versions: k.versions.map((v) => {
         const material = state.materials[v.material];
         if (!material) throw new Error(`state file: key ${k.name} references missing material ${v.material}`);
-        return { id: v.id, kty: v.kty, material, keyOps: v.keyOps, attributes: v.attributes, ...(v.tags ? { tags: v.tags } : {}) };
+        return {
+          id: v.id,
+          kty: v.kty,
+          material,
+          keyOps: v.keyOps,
+          attributes: v.attributes,
+          ...(v.tags ? { tags: v.tags } : {}),
+          ...(v.releasePolicy ? { releasePolicy: v.releasePolicy } : {}),
+        };
       }),
     });
     for (const k of state.keys) this.insertLive(decode(k), false);
@@ -255,6 +391,7 @@ export interface PersistedKey {
     keyOps: string[];
     attributes: VersionAttributes;
     tags?: Record<string, string>;
+    releasePolicy?: ReleasePolicy;
   }>;
 }
 

@@ -10,8 +10,16 @@ export const THROTTLE_WINDOW_MS = 10_000;
 
 export const DEFAULT_FAULTS: FaultKnobs = { error503Rate: 0, dropRate: 0, retryAfterSeconds: 1 };
 
+/**
+ * Soft delete, recover and purge are asynchronous on Key Vault (the SDK's delete and recover are pollers;
+ * a purged name is reported to answer 409 to restores for seconds). A few hundred milliseconds by default,
+ * so that every client path that waits is exercised while tests stay fast.
+ */
+export const DEFAULT_SOFT_DELETE_MS = 300;
+export const DEFAULT_PURGE_MS = 300;
+
 export function defaultKnobs(): EmulatorKnobs {
-  return { latencyMs: 0, throttle: DEFAULT_THROTTLE, faults: DEFAULT_FAULTS };
+  return { latencyMs: 0, throttle: DEFAULT_THROTTLE, faults: DEFAULT_FAULTS, softDeleteMs: DEFAULT_SOFT_DELETE_MS, purgeMs: DEFAULT_PURGE_MS };
 }
 
 /** Merges and validates; throws a plain Error naming the bad field. */
@@ -21,8 +29,12 @@ export function applyKnobs(base: EmulatorKnobs, patch: KnobsPatch | undefined): 
     latencyMs: patch.latencyMs ?? base.latencyMs,
     throttle: patch.throttle ?? base.throttle,
     faults: { ...base.faults, ...stripUndefined(patch.faults ?? {}) },
+    softDeleteMs: patch.softDeleteMs ?? base.softDeleteMs,
+    purgeMs: patch.purgeMs ?? base.purgeMs,
   };
-  if (!Number.isFinite(next.latencyMs) || next.latencyMs < 0) throw new Error(`latencyMs must be >= 0, got ${next.latencyMs}`);
+  for (const f of ["latencyMs", "softDeleteMs", "purgeMs"] as const) {
+    if (!Number.isFinite(next[f]) || next[f] < 0) throw new Error(`${f} must be >= 0, got ${next[f]}`);
+  }
   if (!(next.throttle >= 0)) throw new Error(`throttle must be >= 0 (0 = unlimited), got ${next.throttle}`);
   for (const f of ["error503Rate", "dropRate"] as const) {
     const v = next.faults[f];

@@ -19,6 +19,13 @@ export interface EmulatorKnobs {
   /** Operations admitted per vault in any 10 s window (the service counts per 10 s). */
   readonly throttle: number;
   readonly faults: FaultKnobs;
+  /**
+   * How long a soft delete and a recover take after their request has been answered (0: done at once).
+   * Meanwhile the key is neither readable nor readable as deleted, and writes to its name answer 409.
+   */
+  readonly softDeleteMs: number;
+  /** How long a purge takes after its 204: the name answers 404 to reads and 409 to create/restore meanwhile. */
+  readonly purgeMs: number;
 }
 
 /** What setKnobs accepts: any subset, faults merged field by field. */
@@ -26,6 +33,8 @@ export interface KnobsPatch {
   readonly latencyMs?: number;
   readonly throttle?: number;
   readonly faults?: Partial<FaultKnobs>;
+  readonly softDeleteMs?: number;
+  readonly purgeMs?: number;
 }
 
 export interface VaultStats {
@@ -40,7 +49,8 @@ export interface VaultStats {
   readonly operations: Readonly<Record<string, number>>;
 }
 
-export type SeedKeyType = "EC" | "RSA";
+/** EC, RSA, or (Managed HSM only) oct: an AES-256 key. On a Managed HSM every type is stored HSM-backed. */
+export type SeedKeyType = "EC" | "RSA" | "oct";
 
 export interface SeedKeysOptions {
   readonly count: number;
@@ -50,7 +60,7 @@ export interface SeedKeysOptions {
   readonly prefix?: string;
   /** First index (default 0), so several batches can share a prefix. */
   readonly startIndex?: number;
-  /** EC P-256 (default) or RSA 2048; material comes from a small shared pool. */
+  /** EC P-256 (default), RSA 2048 (material from a small shared pool) or AES-256 (fresh per version). */
   readonly kty?: SeedKeyType;
   /** Mark the keys as certificate-backed: listed with managed=true, backup refused with 403. */
   readonly managed?: boolean;
@@ -59,6 +69,12 @@ export interface SeedKeysOptions {
 
 /** Which service a listener imitates; decides the challenge resource. */
 export type ServiceKind = "vault" | "managedHsm";
+
+/**
+ * A vault's pricing tier: premium (the default) holds HSM-protected keys (RSA-HSM, EC-HSM), standard
+ * refuses them as the service does.
+ */
+export type VaultSku = "standard" | "premium";
 
 export interface AddVaultOptions {
   /** 0/undefined: a free port. */
@@ -70,6 +86,8 @@ export interface AddVaultOptions {
   /** Keys seeded at start (EC P-256). */
   readonly keys?: number;
   readonly versions?: number;
+  /** Default: the emulator's `sku`. */
+  readonly sku?: VaultSku;
 }
 
 export interface EmulatorOptions {
@@ -85,6 +103,12 @@ export interface EmulatorOptions {
   /** Operations per 10 s per vault (default 4000, the service's limit for software keys). */
   readonly throttle?: number;
   readonly faults?: Partial<FaultKnobs>;
+  /** Time a soft delete or a recover takes (default DEFAULT_SOFT_DELETE_MS; 0: at once). */
+  readonly softDeleteMs?: number;
+  /** Time a purge takes (default DEFAULT_PURGE_MS; 0: at once). */
+  readonly purgeMs?: number;
+  /** Tier of the vaults (default premium); the Managed HSM has no tier. */
+  readonly sku?: VaultSku;
   /** Makes fault injection reproducible. */
   readonly seed?: number;
   /**
@@ -134,6 +158,11 @@ export interface EmulatedVault {
   listVersions(name: string): string[] | undefined;
   /** Live key count, cheaper than listKeyNames().length. */
   keyCount(): number;
+  /**
+   * SHA-256 (hex) of each version's private key material, by version id: what no client can read (an AES
+   * key has no public part), so tests can prove a restore brought back the very same keys.
+   */
+  materialDigests(name: string): Record<string, string> | undefined;
 }
 
 export interface RunningEmulator {

@@ -152,6 +152,10 @@ export class VaultListener implements EmulatedVault {
     return this.opts.service.store.liveCount;
   }
 
+  materialDigests(name: string): Record<string, string> | undefined {
+    return this.opts.service.materialDigests(name);
+  }
+
   /** Clears the throttle window (tests that change the budget mid-run). */
   resetThrottle(): void {
     this.window.reset();
@@ -249,7 +253,7 @@ export class VaultListener implements EmulatedVault {
       if (raw === BODY_TOO_LARGE) {
         throw new ServiceError(413, "RequestEntityTooLarge", `The request body exceeds ${this.opts.maxBodyBytes} bytes.`);
       }
-      const reply = await extra.run({ baseUrl: this.url, apiVersion, query: url.searchParams, body: parseJson(raw) });
+      const reply = await extra.run({ baseUrl: this.url, apiVersion, query: url.searchParams, body: parseJson(raw), lifecycle: knobs });
       this.send(res, reply.status, reply.body, reply.headers);
       return;
     }
@@ -270,6 +274,7 @@ export class VaultListener implements EmulatedVault {
       apiVersion,
       query: url.searchParams,
       body: parseJson(raw),
+      lifecycle: knobs,
     });
     this.send(res, reply.status, reply.body);
   }

@@ -7,15 +7,27 @@ import { randomBytes } from "node:crypto";
 import { BackupCipher } from "./backup-cipher";
 import {
   MaterialPool,
+  SUPPORTED_AES_SIZES,
   SUPPORTED_CURVES,
   SUPPORTED_RSA_SIZES,
+  generateAesMaterial,
   generateEcMaterial,
   generateRsaMaterial,
   importMaterial,
+  materialDigest,
   publicFields,
 } from "./key-material";
-import { KeyStore, latestVersion, type KeyMaterial, type KeyVersion, type StoredKey, type VersionAttributes } from "./key-store";
-import type { SeedKeysOptions, ServiceKind } from "./types";
+import {
+  KeyStore,
+  latestVersion,
+  type KeyMaterial,
+  type KeyVersion,
+  type ReleasePolicy,
+  type StoredKey,
+  type TransitState,
+  type VersionAttributes,
+} from "./key-store";
+import type { SeedKeysOptions, ServiceKind, VaultSku } from "./types";
 
 export const SUPPORTED_API_VERSIONS: readonly string[] = ["2025-07-01", "7.6", "7.5"];
 export const LATEST_API_VERSION = "2025-07-01";
@@ -23,44 +35,84 @@ export const LATEST_API_VERSION = "2025-07-01";
 /** Service limit: the backup of a key with more versions is refused. */
 export const MAX_BACKUP_VERSIONS = 500;
 const MAX_PAGE = 25;
+/** Key Vault's tag limits: 15 tags per object; Azure's tag limits of 512 characters per name, 256 per value. */
 const MAX_TAGS = 15;
+const MAX_TAG_NAME = 512;
+const MAX_TAG_VALUE = 256;
 const SOFT_DELETE_DAYS = 90;
 const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 const VERSION_ID = /^[0-9a-f]{32}$/;
 const KEY_OPS = new Set(["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export"]);
-const DEFAULT_OPS: Readonly<Record<"EC" | "RSA", readonly string[]>> = {
+const DEFAULT_OPS: Readonly<Record<"EC" | "RSA" | "oct", readonly string[]>> = {
   EC: ["sign", "verify"],
   RSA: ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"],
+  oct: ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
 };
+/** The size the service gives an AES key when the request names none (not documented; 256 assumed). */
+const DEFAULT_AES_BITS = 256;
 const BACKUP_FORMAT = "kvbackup-emulator-key-backup/1";
+/**
+ * Decoded size of a key backup. The spec's BackupKey example, a key of one version, is 8,031 bytes (10,708
+ * base64url characters); a backup grows with each version (reported; by how much is not documented). The
+ * emulator pads its sealed documents to that, plus 1 KiB per further version (assumed; a 500-version key,
+ * the service's limit, still fits in a 1 MiB request), so bytes, memory and storage figures measure blobs
+ * of a real vault's size. A document larger than that (many RSA-4096 versions) is sealed as it is.
+ */
+export const BACKUP_BYTES_ONE_VERSION = 8_031;
+export const BACKUP_BYTES_PER_EXTRA_VERSION = 1_024;
 
-/** What differs between a vault and a Managed HSM as far as the Keys API goes. */
+/** What differs between a vault tier and a Managed HSM as far as the Keys API goes. */
 export interface ServiceProfile {
   readonly kind: ServiceKind;
+  /** Vaults only. */
+  readonly sku?: VaultSku;
   /** The `resource` of the 401 challenge; the SDK asks its credential for `<resource>/.default`. */
   readonly challengeResource: string;
   readonly recoveryLevel: string;
   readonly recoverableDays: number;
-  /** Key types accepted by create and import. */
+  /** Key types as stored and reported. */
   readonly keyTypes: readonly string[];
+  /** Types a create or import may name that are stored as another (a Managed HSM makes every key HSM-backed). */
+  readonly keyTypeAliases?: Readonly<Record<string, string>>;
+  /** Key types this tier refuses with its own error (a Standard vault: the HSM-protected ones). */
+  readonly refusedKeyTypes?: { readonly types: readonly string[]; readonly message: string };
 }
 
+/** A Premium vault (the default): software and HSM-protected RSA and EC keys. */
 export const VAULT_PROFILE: ServiceProfile = {
   kind: "vault",
+  sku: "premium",
   challengeResource: "https://vault.azure.net",
   recoveryLevel: "Recoverable+Purgeable",
   recoverableDays: SOFT_DELETE_DAYS,
+  // oct-HSM on Premium vaults is in preview (About keys): not emulated.
   keyTypes: ["EC", "EC-HSM", "RSA", "RSA-HSM"],
 };
 
-/** For the later HSM listener: same Keys API, other challenge resource, HSM-only key types. */
+/** A Standard vault: software keys only. The refusal's message is the one reported for the service. */
+export const VAULT_STANDARD_PROFILE: ServiceProfile = {
+  ...VAULT_PROFILE,
+  sku: "standard",
+  keyTypes: ["EC", "RSA"],
+  refusedKeyTypes: { types: ["EC-HSM", "RSA-HSM"], message: "Hardware key operation not allowed on standard vault" },
+};
+
+/**
+ * A Managed HSM: other challenge resource, HSM-protected keys only (About keys), AES keys (oct-HSM)
+ * besides RSA and EC. A create or import of `RSA` or `EC` is accepted and stored as RSA-HSM / EC-HSM.
+ */
 export const MANAGED_HSM_PROFILE: ServiceProfile = {
   kind: "managedHsm",
   challengeResource: "https://managedhsm.azure.net",
   recoveryLevel: "CustomizedRecoverable+Purgeable",
   recoverableDays: SOFT_DELETE_DAYS,
-  keyTypes: ["EC-HSM", "RSA-HSM"],
+  keyTypes: ["EC-HSM", "RSA-HSM", "oct-HSM"],
+  keyTypeAliases: { EC: "EC-HSM", RSA: "RSA-HSM" },
 };
+
+export function vaultProfile(sku: VaultSku = "premium"): ServiceProfile {
+  return sku === "standard" ? VAULT_STANDARD_PROFILE : VAULT_PROFILE;
+}
 
 export class ServiceError extends Error {
   constructor(
@@ -68,12 +120,14 @@ export class ServiceError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
+    /** The service's `innererror.code`, when it sends one. */
+    readonly innerCode?: string,
   ) {
     super(message);
   }
 
-  toBody(): { error: { code: string; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+  toBody(): { error: { code: string; message: string; innererror?: { code: string } } } {
+    return { error: { code: this.code, message: this.message, ...(this.innerCode ? { innererror: { code: this.innerCode } } : {}) } };
   }
 }
 
@@ -100,12 +154,19 @@ export type Operation =
 
 export interface Route {
   readonly op: Operation;
+  /** For `unsupported`: what was asked, for the 501's message. */
+  readonly feature?: string;
   readonly name?: string;
   /** Empty string: the current version. */
   readonly version?: string;
 }
 
 const CRYPTO_OPS = new Set(["encrypt", "decrypt", "sign", "verify", "wrapkey", "unwrapkey", "release", "attestation"]);
+/**
+ * Key routes of the spec without a version segment that are not emulated. The SDK leaves the version out
+ * of a crypto route when none is given (`/keys/{name}/attestation`, `/keys/{name}/release`).
+ */
+const UNVERSIONED_UNSUPPORTED = new Set(["rotate", "rotationpolicy", ...CRYPTO_OPS]);
 
 /** Maps method and path segments to an operation; throws 404/405 ServiceErrors. */
 export function resolveRoute(method: string, segments: readonly string[]): Route {
@@ -131,16 +192,15 @@ export function resolveRoute(method: string, segments: readonly string[]): Route
           return allow(method === "POST", { op: "backupKey", name: name! });
         case "versions":
           return allow(method === "GET", { op: "getKeyVersions", name: name! });
-        case "rotate":
-        case "rotationpolicy":
-          return { op: "unsupported", name: name! };
         default:
+          // Read as a version id, `attestation` would answer KeyNotFound for a key that exists.
+          if (UNVERSIONED_UNSUPPORTED.has(third!.toLowerCase())) return { op: "unsupported", name: name!, feature: third!.toLowerCase() };
           if (method === "PATCH") return { op: "updateKey", name: name!, version: third! };
           return allow(method === "GET", { op: "getKey", name: name!, version: third! });
       }
     }
     if (n === 4 && third === "versions" && fourth === "") return allow(method === "GET", { op: "getKeyVersions", name: name! });
-    if (n === 4 && CRYPTO_OPS.has(fourth!.toLowerCase())) return { op: "unsupported", name: name! };
+    if (n === 4 && CRYPTO_OPS.has(fourth!.toLowerCase())) return { op: "unsupported", name: name!, feature: fourth!.toLowerCase() };
   } else if (collection === "deletedkeys") {
     if (n === 1 || (n === 2 && name === "")) return allow(method === "GET", { op: "getDeletedKeys" });
     if (n === 2) {
@@ -148,6 +208,8 @@ export function resolveRoute(method: string, segments: readonly string[]): Route
       return allow(method === "GET", { op: "getDeletedKey", name: name! });
     }
     if (n === 3 && third === "recover") return allow(method === "POST", { op: "recoverDeletedKey", name: name! });
+  } else if (collection === "rng" && n === 1) {
+    return allow(method === "POST", { op: "unsupported", feature: "rng" });
   }
   throw new ServiceError(404, "NotFound", `No operation matches ${method} /${segments.join("/")}.`);
 }
@@ -159,6 +221,8 @@ export interface RequestContext {
   readonly query: URLSearchParams;
   /** Parsed JSON body, or undefined when the request had none. */
   readonly body: unknown;
+  /** How long soft delete / recover and purge take (the listener's knobs); absent: at once. */
+  readonly lifecycle?: { readonly softDeleteMs: number; readonly purgeMs: number };
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
@@ -197,16 +261,22 @@ export class VaultService {
       case "getDeletedKey":
         return { status: 200, body: this.deletedBundle(ctx.baseUrl, this.requireDeleted(route.name!)) };
       case "purgeDeletedKey":
+        this.checkSettled(route.name!, "purge");
         this.requireDeleted(route.name!);
-        this.store.purge(route.name!);
+        this.store.purge(route.name!, ctx.lifecycle?.purgeMs ?? 0);
         return { status: 204 };
       case "recoverDeletedKey": {
+        this.checkSettled(route.name!, "recover");
         this.requireDeleted(route.name!);
-        const key = this.store.recover(route.name!)!;
+        const key = this.store.recover(route.name!, ctx.lifecycle?.softDeleteMs ?? 0)!;
         return { status: 200, body: this.bundle(ctx.baseUrl, key, latestVersion(key)) };
       }
       case "unsupported":
-        throw new ServiceError(501, "NotImplemented", "The emulator implements key management and backup/restore only.");
+        throw new ServiceError(
+          501,
+          "NotImplemented",
+          `The emulator does not implement ${route.feature ? `'${route.feature}'` : "this operation"}: it implements key management and backup/restore only.`,
+        );
     }
   }
 
@@ -232,8 +302,10 @@ export class VaultService {
   }
 
   private listVersions(name: string, ctx: RequestContext): ServiceReply {
-    const key = this.requireLive(name);
     const max = pageSize(ctx.query);
+    // The service lists no versions, rather than 404, for a name that holds no key.
+    const key = this.store.getLive(name);
+    if (!key) return { status: 200, body: { value: [], nextLink: null } };
     const offset = decodeToken(ctx.query, "o");
     const start = typeof offset === "number" && Number.isInteger(offset) && offset >= 0 ? offset : 0;
     const slice = key.versions.slice(start, start + max);
@@ -260,18 +332,23 @@ export class VaultService {
 
   private async createKey(name: string, ctx: RequestContext): Promise<ServiceReply> {
     const body = requireObject(ctx.body);
-    const kty = body["kty"];
-    if (typeof kty !== "string" || !this.profile.keyTypes.includes(kty)) {
-      throw badParameter(`Key type '${String(kty)}' is not supported. Supported types: ${this.profile.keyTypes.join(", ")}.`);
-    }
-    const base = kty.startsWith("EC") ? "EC" : "RSA";
+    const kty = this.keyTypeOf(body["kty"]);
+    const base = baseType(kty);
     const keyOps = parseKeyOps(body["key_ops"]) ?? [...DEFAULT_OPS[base]];
     const attrs = parseAttributes(body["attributes"]);
     const tags = parseTags(body["tags"]);
+    const releasePolicy = parseReleasePolicy(body["release_policy"]);
     this.checkWritable(name, "create");
+    this.checkExportable(name, attrs, releasePolicy);
 
     let material: KeyMaterial;
-    if (base === "EC") {
+    if (base === "oct") {
+      const size = body["key_size"] ?? DEFAULT_AES_BITS;
+      if (typeof size !== "number" || !SUPPORTED_AES_SIZES.includes(size)) {
+        throw badParameter(`AES key size ${String(size)} is not supported. Supported sizes: ${SUPPORTED_AES_SIZES.join(", ")}.`);
+      }
+      material = generateAesMaterial(size);
+    } else if (base === "EC") {
       const crv = body["crv"] ?? "P-256";
       if (typeof crv !== "string" || !SUPPORTED_CURVES.includes(crv)) {
         throw badParameter(`Curve '${String(crv)}' is not supported. Supported curves: ${SUPPORTED_CURVES.join(", ")}.`);
@@ -290,7 +367,7 @@ export class VaultService {
     }
     // Checked again: another request may have taken or deleted the name while the key was generated.
     this.checkWritable(name, "create");
-    const version = newVersion(kty, material, keyOps, attrs, tags);
+    const version = newVersion(kty, material, keyOps, attrs, tags, releasePolicy);
     const key = this.store.addVersion(name, version);
     return { status: 200, body: this.bundle(ctx.baseUrl, key, version) };
   }
@@ -303,13 +380,14 @@ export class VaultService {
     const material = importMaterial(jwkObj);
     if (typeof material === "string") throw badParameter(material);
     const hsm = body["Hsm"] === true || String(jwkObj["kty"]).endsWith("-HSM");
-    const kty = hsm ? `${material.kty}-HSM` : material.kty;
-    if (!this.profile.keyTypes.includes(kty)) throw badParameter(`Key type '${kty}' is not supported here.`);
+    const kty = this.keyTypeOf(hsm ? `${material.kty}-HSM` : material.kty);
     const keyOps = parseKeyOps(jwkObj["key_ops"]) ?? [...DEFAULT_OPS[material.kty]];
     const attrs = parseAttributes(body["attributes"]);
     const tags = parseTags(body["tags"]);
+    const releasePolicy = parseReleasePolicy(body["release_policy"]);
     this.checkWritable(name, "import");
-    const version = newVersion(kty, material, keyOps, attrs, tags);
+    this.checkExportable(name, attrs, releasePolicy);
+    const version = newVersion(kty, material, keyOps, attrs, tags, releasePolicy);
     const key = this.store.addVersion(name, version);
     return { status: 200, body: this.bundle(ctx.baseUrl, key, version) };
   }
@@ -323,6 +401,11 @@ export class VaultService {
     const attrs = parseAttributes(body["attributes"]);
     const keyOps = parseKeyOps(body["key_ops"]);
     const tags = body["tags"] === undefined ? undefined : (parseTags(body["tags"]) ?? {});
+    const releasePolicy = parseReleasePolicy(body["release_policy"]);
+    if (releasePolicy && v.releasePolicy?.immutable) {
+      throw badParameter("The release policy of this key version is immutable and cannot be changed.");
+    }
+    if (releasePolicy) v.releasePolicy = releasePolicy;
     if (attrs.enabled !== undefined) v.attributes.enabled = attrs.enabled;
     if (attrs.nbf !== undefined) v.attributes.nbf = attrs.nbf;
     if (attrs.exp !== undefined) v.attributes.exp = attrs.exp;
@@ -340,7 +423,8 @@ export class VaultService {
     const key = this.requireLive(name);
     if (key.managed) throw managedForbidden("delete");
     const now = nowSeconds();
-    this.store.softDelete(name, now, now + this.profile.recoverableDays * 86400);
+    // The answer comes at once; the deleted key becomes readable (GET /deletedkeys) only when the delete is done.
+    this.store.softDelete(name, now, now + this.profile.recoverableDays * 86400, ctx.lifecycle?.softDeleteMs ?? 0);
     return { status: 200, body: this.deletedBundle(ctx.baseUrl, key) };
   }
 
@@ -363,9 +447,11 @@ export class VaultService {
         keyOps: v.keyOps,
         attributes: v.attributes,
         ...(v.tags ? { tags: v.tags } : {}),
+        ...(v.releasePolicy ? { releasePolicy: v.releasePolicy } : {}),
       })),
     };
-    return { status: 200, body: { value: this.cipher.seal(doc) } };
+    const size = BACKUP_BYTES_ONE_VERSION + BACKUP_BYTES_PER_EXTRA_VERSION * (key.versions.length - 1);
+    return { status: 200, body: { value: this.cipher.seal(doc, size) } };
   }
 
   private restoreKey(ctx: RequestContext): ServiceReply {
@@ -373,9 +459,12 @@ export class VaultService {
     const blob = body["value"];
     if (typeof blob !== "string" || blob.length === 0) throw badParameter("The 'value' property (the backup blob) is required.");
     const doc = parseBackupDocument(this.cipher.open(blob));
-    if (!doc || doc.kind !== this.profile.kind) {
-      throw badParameter("The backup blob is invalid or corrupt, or was made in another geography, and cannot be restored.");
-    }
+    // The service's message for a blob it cannot read (asserted by the SDK's public tests). A blob from
+    // another geography or of the other service kind is encrypted under another key there: the same answer.
+    if (!doc || doc.kind !== this.profile.kind) throw badParameter("Backup blob contains invalid or corrupt version.");
+    const refused = this.profile.refusedKeyTypes;
+    if (refused && doc.versions.some((v) => refused.types.includes(v.kty))) throw badParameter(refused.message);
+    this.checkSettled(doc.name, "restore");
     if (this.store.getDeleted(doc.name)) throw deletedConflict(doc.name);
     if (this.store.getLive(doc.name)) throw new ServiceError(409, "Conflict", `Key ${doc.name} already exists.`);
     const key: StoredKey = {
@@ -388,6 +477,7 @@ export class VaultService {
         keyOps: [...v.keyOps],
         attributes: { ...v.attributes },
         ...(v.tags ? { tags: { ...v.tags } } : {}),
+        ...(v.releasePolicy ? { releasePolicy: { ...v.releasePolicy } } : {}),
       })),
     };
     this.store.insertLive(key);
@@ -405,14 +495,17 @@ export class VaultService {
     if (count === 0) return;
     const prefix = options.prefix ?? "key";
     const start = options.startIndex ?? 0;
-    const kty = options.kty ?? "EC";
+    const base = options.kty ?? "EC";
+    // Seeded keys are of a type the service holds: HSM-backed on a Managed HSM, software keys in a vault.
+    const kty = this.profile.kind === "managedHsm" ? `${base}-HSM` : base;
+    if (!this.profile.keyTypes.includes(kty)) throw new Error(`seedKeys: key type ${base} is not held by this ${this.profile.kind}`);
     const width = Math.max(5, String(start + count - 1).length);
     const names = Array.from({ length: count }, (_, i) => `${prefix}-${String(start + i).padStart(width, "0")}`);
     for (const name of names) {
       if (!KEY_NAME.test(name)) throw new Error(`seedKeys: ${name} is not a valid key name`);
-      if (this.store.getLive(name) || this.store.getDeleted(name)) throw new Error(`seedKeys: key ${name} already exists`);
+      if (this.store.getLive(name) || this.store.getDeleted(name) || this.store.transitOf(name)) throw new Error(`seedKeys: key ${name} already exists`);
     }
-    const pool = await this.pool.get(kty);
+    const pool = base === "oct" ? [] : await this.pool.get(base);
     const ids = randomBytes(16 * count * versions).toString("hex");
     const now = nowSeconds();
     const tags = options.tags ? { ...options.tags } : undefined;
@@ -424,8 +517,8 @@ export class VaultService {
           id: ids.slice(n * 32, n * 32 + 32),
           kty,
           // Neighbouring versions get different material, as rotated versions would.
-          material: pool[n % pool.length]!,
-          keyOps: [...DEFAULT_OPS[kty]],
+          material: base === "oct" ? generateAesMaterial(DEFAULT_AES_BITS) : pool[n % pool.length]!,
+          keyOps: [...DEFAULT_OPS[base]],
           attributes: { enabled: true, created: now, updated: now },
           ...(tags ? { tags } : {}),
         });
@@ -449,10 +542,47 @@ export class VaultService {
     return key;
   }
 
-  /** A new version may be added unless the name is soft-deleted or belongs to a certificate. */
-  private checkWritable(name: string, op: string): void {
+  /** SHA-256 of each version's private material (see EmulatedVault.materialDigests). */
+  materialDigests(name: string): Record<string, string> | undefined {
+    const key = this.store.getLive(name);
+    return key ? Object.fromEntries(key.versions.map((v) => [v.id, materialDigest(v.material)])) : undefined;
+  }
+
+  /** A new version may be added unless the name is in transition, soft-deleted or belongs to a certificate. */
+  private checkWritable(name: string, op: "create" | "import"): void {
+    this.checkSettled(name, op);
     if (this.store.getDeleted(name)) throw deletedConflict(name);
     if (this.store.getLive(name)?.managed) throw managedForbidden(op);
+  }
+
+  /** 409 while a delete, recover or purge of the name has been accepted but has not finished. */
+  private checkSettled(name: string, op: WriteOp): void {
+    const state = this.store.transitOf(name);
+    // A name being purged is gone from both views: purge and recover find nothing there.
+    if (state === "purging" && (op === "purge" || op === "recover")) return;
+    if (state) throw transitConflict(name, state, op);
+  }
+
+  /**
+   * The type a create or import names, as this service stores it; refusals as the service words them
+   * (a Standard vault's is the reported one).
+   */
+  private keyTypeOf(requested: unknown): string {
+    const kty = typeof requested === "string" ? (this.profile.keyTypeAliases?.[requested] ?? requested) : "";
+    const refused = this.profile.refusedKeyTypes;
+    if (refused?.types.includes(kty)) throw badParameter(refused.message);
+    if (!this.profile.keyTypes.includes(kty)) {
+      throw badParameter(`Key type '${String(requested)}' is not supported. Supported types: ${this.profile.keyTypes.join(", ")}.`);
+    }
+    return kty;
+  }
+
+  /**
+   * The spec: "Release policy must be provided when creating the first version of an exportable key";
+   * the service's message for it is the reported one.
+   */
+  private checkExportable(name: string, attrs: Partial<VersionAttributes>, releasePolicy: ReleasePolicy | undefined): void {
+    if (attrs.exportable === true && !releasePolicy && !this.store.getLive(name)) throw badParameter("Exportable keys must have release policy");
   }
 
   private attributesOut(a: VersionAttributes): Record<string, unknown> {
@@ -480,6 +610,7 @@ export class VaultService {
     return {
       key: { kid: `${baseUrl}/keys/${key.name}/${v.id}`, kty: v.kty, key_ops: v.keyOps, ...publicFields(v.material) },
       ...this.itemFields(key, v),
+      ...(v.releasePolicy ? { release_policy: v.releasePolicy } : {}),
     };
   }
 
@@ -509,6 +640,7 @@ interface BackupDocument {
     keyOps: string[];
     attributes: VersionAttributes;
     tags?: Record<string, string>;
+    releasePolicy?: ReleasePolicy;
   }>;
 }
 
@@ -523,7 +655,7 @@ function parseBackupDocument(doc: unknown): BackupDocument | undefined {
     if (!isObject(v) || typeof v["id"] !== "string" || !VERSION_ID.test(v["id"]) || seen.has(v["id"])) return undefined;
     seen.add(v["id"]);
     const m = v["material"];
-    if (!isObject(m) || (m["kty"] !== "EC" && m["kty"] !== "RSA")) return undefined;
+    if (!isObject(m) || (m["kty"] !== "EC" && m["kty"] !== "RSA" && m["kty"] !== "oct")) return undefined;
     if (typeof v["kty"] !== "string" || !Array.isArray(v["keyOps"]) || !isObject(v["attributes"])) return undefined;
   }
   return doc as unknown as BackupDocument;
@@ -609,8 +741,38 @@ function parseTags(raw: unknown): Record<string, string> | undefined {
   if (!isObject(raw)) throw badParameter("tags must be a JSON object of strings.");
   const entries = Object.entries(raw);
   if (entries.length > MAX_TAGS) throw badParameter(`A key can have at most ${MAX_TAGS} tags.`);
-  for (const [, v] of entries) if (typeof v !== "string") throw badParameter("Tag values must be strings.");
+  for (const [k, v] of entries) {
+    if (typeof v !== "string") throw badParameter("Tag values must be strings.");
+    if (k.length > MAX_TAG_NAME) throw badParameter(`Tag name '${k.slice(0, 20)}…' is too long: a tag name has at most ${MAX_TAG_NAME} characters.`);
+    if (v.length > MAX_TAG_VALUE) throw badParameter(`The value of tag '${k.slice(0, 40)}' is too long: a tag value has at most ${MAX_TAG_VALUE} characters.`);
+  }
   return entries.length > 0 ? (Object.fromEntries(entries) as Record<string, string>) : undefined;
+}
+
+/** A release policy as given (contentType defaulted as the spec says); its data must be a JSON document. */
+function parseReleasePolicy(raw: unknown): ReleasePolicy | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isObject(raw)) throw badParameter("release_policy must be a JSON object.");
+  const { contentType, immutable, data } = raw;
+  if (contentType !== undefined && contentType !== null && typeof contentType !== "string") throw badParameter("release_policy.contentType must be a string.");
+  if (immutable !== undefined && immutable !== null && typeof immutable !== "boolean") throw badParameter("release_policy.immutable must be a boolean.");
+  if (typeof data !== "string" || !/^[A-Za-z0-9_-]+={0,2}$/.test(data)) throw badParameter("release_policy.data must be the policy document, base64url-encoded.");
+  let policy: unknown;
+  try {
+    policy = JSON.parse(Buffer.from(data, "base64url").toString("utf8")) as unknown;
+  } catch {
+    policy = undefined;
+  }
+  if (!isObject(policy)) throw badParameter("release_policy.data is not a valid release policy document (a JSON object).");
+  return {
+    contentType: typeof contentType === "string" ? contentType : "application/json; charset=utf-8",
+    ...(typeof immutable === "boolean" ? { immutable } : {}),
+    data,
+  };
+}
+
+function baseType(kty: string): "EC" | "RSA" | "oct" {
+  return kty.startsWith("EC") ? "EC" : kty.startsWith("oct") ? "oct" : "RSA";
 }
 
 function newVersion(
@@ -619,6 +781,7 @@ function newVersion(
   keyOps: string[],
   attrs: Partial<VersionAttributes>,
   tags: Record<string, string> | undefined,
+  releasePolicy?: ReleasePolicy,
 ): KeyVersion {
   const now = nowSeconds();
   return {
@@ -635,6 +798,7 @@ function newVersion(
       updated: now,
     },
     ...(tags ? { tags } : {}),
+    ...(releasePolicy ? { releasePolicy } : {}),
   };
 }
 
@@ -646,6 +810,27 @@ export function badParameter(message: string): ServiceError {
 
 function notFound(what: string): ServiceError {
   return new ServiceError(404, "KeyNotFound", `A key with (name/id) ${what} was not found in this key vault.`);
+}
+
+type WriteOp = "create" | "import" | "restore" | "purge" | "recover";
+
+const GERUND: Record<WriteOp, string> = { create: "creating", import: "importing", restore: "restoring", purge: "purging", recover: "recovering" };
+
+/**
+ * The service's answers while a name is between states (reported for keys and secrets): a delete in
+ * progress ("… is currently being deleted."), a recover in progress (inner code ObjectIsBeingRecovered),
+ * and, after a purge, a plain 409 that names no cause while get and get-deleted already answer 404.
+ */
+function transitConflict(name: string, state: TransitState, op: WriteOp): ServiceError {
+  if (state === "deleting") return new ServiceError(409, "Conflict", "Key is currently being deleted.");
+  if (state === "recovering") {
+    return new ServiceError(409, "Conflict", `Key ${name} is currently being recovered and cannot be re-created; retry later.`, {}, "ObjectIsBeingRecovered");
+  }
+  return new ServiceError(
+    409,
+    "Conflict",
+    `There was a conflict while ${GERUND[op]} key '${name}'. This can happen when multiple operations are performed in parallel against the key. To avoid this error, perform operations against the key in a sequential manner.`,
+  );
 }
 
 function deletedConflict(name: string): ServiceError {

@@ -20,13 +20,37 @@ export class KeyNotFoundError extends KeyVaultOperationError {
   readonly retryable = false;
 }
 
-/** 409: a key of that name exists or is soft-deleted. */
+/**
+ * 409: a key of that name exists or is soft-deleted, or the name is between two states (a delete,
+ * recover or purge the service accepted and has not finished).
+ */
 export class KeyConflictError extends KeyVaultOperationError {
   override readonly name = "KeyConflictError";
   readonly retryable = false;
+  constructor(
+    message: string,
+    statusCode: number | undefined,
+    code: string | undefined,
+    /** The body's `innererror.code`, when the client kept it (the keys SDK does not). */
+    readonly innerCode?: string,
+  ) {
+    super(message, statusCode, code);
+  }
+
   /** The name is held by a soft-deleted key (recover or purge it first). */
   get softDeleted(): boolean {
-    return /deleted/i.test(this.message);
+    return /deleted/i.test(this.message) && this.inProgress === undefined;
+  }
+
+  /**
+   * A delete or a recover of the name is still running: the service's answers are reported as
+   * "… is currently being deleted." and "… is currently being recovered and cannot be re-created; retry
+   * later." (inner code ObjectIsBeingRecovered). A purge still running gives a plain 409 (see settling.ts).
+   */
+  get inProgress(): "delete" | "recover" | undefined {
+    if (this.innerCode === "ObjectIsBeingRecovered" || /is currently being recovered/i.test(this.message)) return "recover";
+    if (/is currently being deleted/i.test(this.message)) return "delete";
+    return undefined;
   }
 }
 
@@ -69,7 +93,7 @@ interface RestLikeError {
   statusCode?: number;
   code?: string;
   message?: string;
-  details?: { error?: { code?: string; message?: string } };
+  details?: { error?: { code?: string; message?: string; innerError?: { code?: string }; innererror?: { code?: string } } };
 }
 
 const TRANSIENT_NETWORK_CODES = new Set([
@@ -97,7 +121,7 @@ export function toKeyVaultError(error: unknown): KeyVaultOperationError {
     return new KeyVaultUnexpectedError(message, status, code);
   }
   if (status === 404) return new KeyNotFoundError(message, status, code);
-  if (status === 409) return new KeyConflictError(message, status, code);
+  if (status === 409) return new KeyConflictError(message, status, code, e.details?.error?.innerError?.code ?? e.details?.error?.innererror?.code);
   if (status === 403 && /associated with a certificate/i.test(message)) return new CertificateBackedKeyError(message, status, code);
   if (status === 401 || status === 403) return new KeyVaultAccessDeniedError(message, status, code);
   if (status === 429) return new KeyVaultThrottledError(message, status, code);

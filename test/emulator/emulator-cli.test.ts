@@ -34,7 +34,37 @@ describe("kvbackup emulator CLI", () => {
     expect(stderr).toBe("");
   });
 
+  it("when started with --sku standard and timing flags, the vault refuses HSM key types and deletes at the given pace", async () => {
+    const stop = new AbortController();
+    let stdout = "";
+    let readyResolve: () => void = () => {};
+    const ready = new Promise<void>((r) => (readyResolve = r));
+    const exit = runEmulatorCli(["--sku", "standard", "--soft-delete-ms", "0", "--purge-ms", "0"], {
+      stdout: (t) => {
+        stdout += t;
+        readyResolve();
+      },
+      stderr: () => undefined,
+      signal: stop.signal,
+    });
+    try {
+      await ready;
+      const info = JSON.parse(stdout.trim()) as { vaultUrl: string; caCertPath: string };
+      const client = emulatorClient(info.vaultUrl, await fs.readFile(info.caCertPath, "utf8"));
+      await expect(client.createKey("hsm-key", "RSA-HSM")).rejects.toMatchObject({ statusCode: 400, message: "Hardware key operation not allowed on standard vault" });
+      await client.createKey("soft-key", "RSA");
+      // --soft-delete-ms 0: the delete is done when it is answered, so the poller needs no second look.
+      expect((await client.beginDeleteKey("soft-key")).isDone()).toBe(true);
+    } finally {
+      stop.abort();
+    }
+    await expect(exit).resolves.toBe(0);
+  });
+
   it.each([
+    [["--sku", "basic"]],
+    [["--purge-ms", "-5"]],
+    [["--soft-delete-ms", "soon"]],
     [["--port", "abc"]],
     [["--no-such-flag"]],
     [["--keys", "-1"]],

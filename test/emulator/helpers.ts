@@ -65,3 +65,29 @@ export function rawRequest(
 }
 
 export const AUTH = { Authorization: `Bearer ${TEST_TOKEN}` };
+
+/**
+ * A restore right after a purge, as the SDK's samples do it against Key Vault: the purged name answers
+ * 409 until the purge has finished, so the restore is retried while it does.
+ */
+export async function restoreAfterPurge(client: KeyClient, blob: Uint8Array, attempts = 50): Promise<Awaited<ReturnType<KeyClient["restoreKeyBackup"]>>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.restoreKeyBackup(blob);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 409 || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** The error a call fails with (status, code, message); fails the test when the call succeeds. */
+export async function failureOf(p: Promise<unknown>): Promise<{ statusCode?: number; code?: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as { statusCode?: number; code?: string; message: string };
+    return { statusCode: err.statusCode, code: err.code, message: err.message };
+  }
+  throw new Error("expected the call to fail");
+}

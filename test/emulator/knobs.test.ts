@@ -28,6 +28,14 @@ describe("emulator throttle window", () => {
     expect(() => applyKnobs(k, { latencyMs: -1 })).toThrow(/latencyMs/);
   });
 
+  it("when delete and purge times are patched, they are kept apart from the rest and negative ones are refused", () => {
+    const k = applyKnobs(defaultKnobs(), { purgeMs: 0 });
+    expect({ softDeleteMs: k.softDeleteMs, purgeMs: k.purgeMs }).toEqual({ softDeleteMs: defaultKnobs().softDeleteMs, purgeMs: 0 });
+    expect(defaultKnobs().softDeleteMs).toBeGreaterThan(0);
+    expect(() => applyKnobs(k, { softDeleteMs: -1 })).toThrow(/softDeleteMs/);
+    expect(() => applyKnobs(k, { purgeMs: Number.NaN })).toThrow(/purgeMs/);
+  });
+
   it("when seeded, it draws the same sequence every time", () => {
     const a = makeRandom(42);
     const b = makeRandom(42);
