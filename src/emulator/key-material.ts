@@ -17,7 +17,7 @@ const CURVES: Readonly<Record<string, string>> = {
 };
 export const SUPPORTED_CURVES = Object.keys(CURVES);
 export const SUPPORTED_RSA_SIZES = [2048, 3072, 4096];
-/** AES key sizes a Managed HSM creates and imports (oct-HSM). */
+/** AES key sizes a Managed HSM creates and imports (oct-HSM; the SDKs document 128, 192 and 256). */
 export const SUPPORTED_AES_SIZES = [128, 192, 256];
 
 const RSA_FIELDS = ["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;

@@ -151,7 +151,7 @@ export interface EmulatedVault {
   knobs(): EmulatorKnobs;
   stats(): VaultStats;
   resetStats(): void;
-  /** Names of live (not deleted) keys, sorted case-insensitively. */
+  /** Names of live (not deleted) keys, sorted case-insensitively; a name being deleted, recovered or purged is in neither list. */
   listKeyNames(): string[];
   listDeletedKeyNames(): string[];
   /** Version ids of a live key, oldest first; undefined if there is no such key. */

@@ -35,7 +35,10 @@ export const LATEST_API_VERSION = "2025-07-01";
 /** Service limit: the backup of a key with more versions is refused. */
 export const MAX_BACKUP_VERSIONS = 500;
 const MAX_PAGE = 25;
-/** Key Vault's tag limits: 15 tags per object; Azure's tag limits of 512 characters per name, 256 per value. */
+/**
+ * Tags: at most 15 per object; a name of at most 512 characters, a value of at most 256 (Azure's documented
+ * tag limits, which Key Vault is reported to apply to its objects' tags too).
+ */
 const MAX_TAGS = 15;
 const MAX_TAG_NAME = 512;
 const MAX_TAG_VALUE = 256;
@@ -89,7 +92,10 @@ export const VAULT_PROFILE: ServiceProfile = {
   keyTypes: ["EC", "EC-HSM", "RSA", "RSA-HSM"],
 };
 
-/** A Standard vault: software keys only. The refusal's message is the one reported for the service. */
+/**
+ * A Standard vault: software keys only (documented: HSM key types need Premium). The refusal's message is
+ * the one reported for the service; its status (400 BadParameter) is assumed.
+ */
 export const VAULT_STANDARD_PROFILE: ServiceProfile = {
   ...VAULT_PROFILE,
   sku: "standard",
@@ -98,8 +104,9 @@ export const VAULT_STANDARD_PROFILE: ServiceProfile = {
 };
 
 /**
- * A Managed HSM: other challenge resource, HSM-protected keys only (About keys), AES keys (oct-HSM)
- * besides RSA and EC. A create or import of `RSA` or `EC` is accepted and stored as RSA-HSM / EC-HSM.
+ * A Managed HSM: other challenge resource, HSM-protected keys only, AES keys (oct-HSM) besides RSA and EC
+ * (documented, About keys). A create or import of `RSA` or `EC` is accepted and stored as RSA-HSM / EC-HSM
+ * (reported behaviour of the service).
  */
 export const MANAGED_HSM_PROFILE: ServiceProfile = {
   kind: "managedHsm",
@@ -272,6 +279,7 @@ export class VaultService {
         return { status: 200, body: this.bundle(ctx.baseUrl, key, latestVersion(key)) };
       }
       case "unsupported":
+        // Routes of the spec the emulator does not implement: a 501, never a 404 that reads as "no such key".
         throw new ServiceError(
           501,
           "NotImplemented",
@@ -303,7 +311,7 @@ export class VaultService {
 
   private listVersions(name: string, ctx: RequestContext): ServiceReply {
     const max = pageSize(ctx.query);
-    // The service lists no versions, rather than 404, for a name that holds no key.
+    // The service lists no versions, rather than 404, for a name that holds no key (observed, findings.md).
     const key = this.store.getLive(name);
     if (!key) return { status: 200, body: { value: [], nextLink: null } };
     const offset = decodeToken(ctx.query, "o");
@@ -578,8 +586,8 @@ export class VaultService {
   }
 
   /**
-   * The spec: "Release policy must be provided when creating the first version of an exportable key";
-   * the service's message for it is the reported one.
+   * Documented in the spec: "Release policy must be provided when creating the first version of an
+   * exportable key"; the service's message for it is the reported one.
    */
   private checkExportable(name: string, attrs: Partial<VersionAttributes>, releasePolicy: ReleasePolicy | undefined): void {
     if (attrs.exportable === true && !releasePolicy && !this.store.getLive(name)) throw badParameter("Exportable keys must have release policy");
