@@ -490,7 +490,7 @@ async function measureJob(ctx: Context, runtime: LocalRuntime, spec: JobSpec): P
   const handle = await spec.start();
   const ticker = setInterval(() => {
     const p = runtime.progress(handle.jobId);
-    if (p) ctx.log(`  ${spec.name}: ${p.phase} ${p.keysDone}/${p.keysTotal} keys, ${p.keysFailed} failed, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    if (p) ctx.log(`  ${spec.name}: ${p.phase} ${p.keysTotal - p.keysPending}/${p.keysTotal} keys, ${p.keysFailed} failed, ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }, 15_000);
   let outcome;
   try {
