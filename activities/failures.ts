@@ -7,7 +7,7 @@ import { DamagedBackupDocumentError, InvalidBackupSetIdError } from "../src/stor
 import { BackupObjectNotFoundError, InvalidObjectPathError, InvalidStorageError } from "../src/storage/backup-store";
 import { HsmStorageAccessError } from "../src/storage/hsm-storage-access";
 import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError, StoredChecksumMismatchError } from "./errors";
-import { InvalidHsmRequestError } from "./hsm";
+import { HsmBusyError, InvalidHsmRequestError } from "./hsm";
 
 /**
  * Whether an activity that threw this is worth running again: the one decision, for every activity.
@@ -33,6 +33,8 @@ const FINAL_ERRORS: ReadonlyArray<abstract new (...args: never[]) => Error> = [
 ];
 
 export function isRetryableFailure(error: unknown): boolean {
+  // A Managed HSM busy with another operation (409 to a start) frees up: waiting is the remedy.
+  if (error instanceof HsmBusyError) return true;
   if (error instanceof KeyVaultOperationError) return error.retryable;
   if (FINAL_ERRORS.some((type) => error instanceof type)) return false;
   const e = (error ?? {}) as { statusCode?: unknown; code?: unknown; name?: unknown; message?: unknown };
@@ -44,12 +46,18 @@ export function isRetryableFailure(error: unknown): boolean {
 }
 
 /**
- * What an activity throws in place of `error`: the same message (first line, which is what reaches the
- * orchestrator as the failure's reason) behind the verdict's tag, the same name, and `error` as its cause.
+ * What an activity throws in place of `error`: the same message on one line (what reaches the orchestrator
+ * as the failure's reason) behind the verdict's tag, the same name, and `error` as its cause.
  */
 export function tagActivityFailure(error: unknown): Error {
   const original = error instanceof Error ? error : new Error(String(error));
-  const message = original.message.split("\n")[0]!.trim() || original.name;
+  const message =
+    original.message
+      .split("\n")
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .join(" ")
+      .slice(0, 1000) || original.name;
   if (message.startsWith(FINAL_FAILURE_TAG) || message.startsWith(RETRYABLE_FAILURE_TAG)) return original;
   const tag = isRetryableFailure(error) ? RETRYABLE_FAILURE_TAG : FINAL_FAILURE_TAG;
   const tagged = new Error(`${tag} ${message}`, { cause: error });

@@ -4,7 +4,7 @@ import type {
   StartHsmBackupInput,
   StartHsmRestoreInput,
 } from "../src/contracts";
-import { toKeyVaultError } from "../src/keyvault/errors";
+import { KeyConflictError, toKeyVaultError } from "../src/keyvault/errors";
 import type { HsmClientFactory, HsmOperation } from "../src/keyvault/hsm-admin-client";
 import {
   HsmStorageAccessError,
@@ -35,6 +35,11 @@ const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 
 export class InvalidHsmRequestError extends Error {
   override readonly name = "InvalidHsmRequestError";
+}
+
+/** 409 to a start: the HSM runs one backup or restore at a time and another one is running. Worth waiting for. */
+export class HsmBusyError extends Error {
+  override readonly name = "HsmBusyError";
 }
 
 export function createHsmActivities(deps: HsmActivityDeps) {
@@ -98,6 +103,7 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
       ...(typeof original.code === "string" ? { code: original.code } : {}),
     });
     Object.defineProperty(kv, "cause", { value: scrubbed, configurable: true, writable: true });
+    if (kv instanceof KeyConflictError) throw new HsmBusyError(kv.message, { cause: kv });
     throw kv;
   }
 }

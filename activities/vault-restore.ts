@@ -217,15 +217,19 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     const failed: KeyIssue[] = [...plan.missingOrDamaged];
     const failedBatches = new Map(input.failedBatches.map((b) => [b.batchIndex, b.reason]));
     const batchCount = Math.ceil(plan.toRestore.length / plan.batchSize);
+    // A dry run restored nothing: its batches have no records.
+    const records = input.dryRun
+      ? []
+      : await mapWithConcurrency(Array.from({ length: batchCount }, (_, i) => job.batch(i)), 8, async (path) =>
+          (await store.exists(path)) ? parseDocument(restoreBatchRecordSchema, path, await store.read(path)) : undefined,
+        );
     for (let i = 0; i < batchCount; i++) {
       const names = plan.toRestore.slice(i * plan.batchSize, (i + 1) * plan.batchSize);
       if (input.dryRun) {
         succeeded.push(...names);
         continue;
       }
-      const recordPath = job.batch(i);
-      const record = (await store.exists(recordPath)) ? parseDocument(restoreBatchRecordSchema, recordPath, await store.read(recordPath)) : undefined;
-      const byName = new Map((record?.keys ?? []).map((k) => [k.name, k]));
+      const byName = new Map((records[i]?.keys ?? []).map((k) => [k.name, k]));
       for (const name of names) {
         const result = byName.get(name);
         if (result?.result === "restored" || result?.result === "alreadyInTarget") succeeded.push(name);

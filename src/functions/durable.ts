@@ -3,9 +3,10 @@ import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
 import { DefaultAzureCredential } from "@azure/identity";
 import { ActivityNames } from "../contracts";
-import { loadConfig } from "../config";
+import { ConfigurationError, loadConfig } from "../config";
 import { createKeyClientFactory, EmulatorTokenCredential } from "../keyvault/clients";
-import { createActivityHandlers, orchestrators, type ActivityHandlers, type ActivityName } from "../registry";
+import { createActivityHandlers, orchestrators, type ActivityHandler, type ActivityHandlers, type ActivityName } from "../registry";
+import { tagActivityFailure } from "../../activities/failures";
 import type { ActivityLogger } from "../../activities/logging";
 import { openBackupStore } from "../storage/open-store";
 import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
@@ -48,14 +49,15 @@ export function activityLogger(context: InvocationContext): ActivityLogger {
 
 /** The handler registered for an activity: the shared activity, told about this invocation. */
 export async function runActivity(name: ActivityName, input: unknown, context: InvocationContext): Promise<unknown> {
-  const handler = activityHandlers()[name];
-  if (!handler) throw new Error(`activity ${name} is not available in this deployment`);
+  let handler: ActivityHandler | undefined;
+  try {
+    handler = activityHandlers()[name];
+    if (!handler) throw new ConfigurationError([`activity ${name} is not available in this deployment`]);
+  } catch (error) {
+    // A bad setting is final: no attempt of the activity will read other settings.
+    throw tagActivityFailure(error);
+  }
   return handler(input, { logger: activityLogger(context) });
-}
-
-/** For tests: the next invocation builds the handlers again (from the settings of that moment). */
-export function resetActivityHandlers(): void {
-  handlers = undefined;
 }
 
 for (const name of Object.values(ActivityNames)) {
