@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import type { BackupStore } from "../src/storage/backup-store";
 import {
   BackupSetPaths,
@@ -34,6 +35,11 @@ export class BackupSetReader {
       if (problem) throw new DamagedBackupDocumentError(paths.manifest, problem);
       return manifest;
     });
+  }
+
+  /** A document that is written once and never changes (a restore's plan): parsed once, kept like the others. */
+  document<T>(path: string, schema: z.ZodType<T>): Promise<T> {
+    return this.cached(path, async () => parseDocument(schema, path, await this.store.read(path)));
   }
 
   /** Finds the folder of a set from `<id>` or `<vault folder>/<id>`. */

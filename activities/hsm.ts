@@ -4,7 +4,7 @@ import type {
   StartHsmBackupInput,
   StartHsmRestoreInput,
 } from "../src/contracts";
-import { toKeyVaultError } from "../src/keyvault/errors";
+import { KeyConflictError, toKeyVaultError } from "../src/keyvault/errors";
 import type { HsmClientFactory, HsmOperation } from "../src/keyvault/hsm-admin-client";
 import {
   HsmStorageAccessError,
@@ -14,7 +14,7 @@ import {
   type HsmStorageAccess,
 } from "../src/storage/hsm-storage-access";
 import { redactUrl } from "../src/util/redact-url";
-import type { ActivityLogger } from "./logging";
+import type { ActivityInvocation, ActivityLogger } from "./logging";
 
 /**
  * Managed HSM activities: each makes one call to the HSM and returns the job as the service sees it. They
@@ -27,6 +27,7 @@ import type { ActivityLogger } from "./logging";
 export interface HsmActivityDeps {
   readonly hsmClients: HsmClientFactory;
   readonly storageAccess: HsmStorageAccess;
+  /** Used when an invocation brings no logger of its own. */
   readonly log?: ActivityLogger;
 }
 
@@ -36,11 +37,16 @@ export class InvalidHsmRequestError extends Error {
   override readonly name = "InvalidHsmRequestError";
 }
 
+/** 409 to a start: the HSM runs one backup or restore at a time and another one is running. Worth waiting for. */
+export class HsmBusyError extends Error {
+  override readonly name = "HsmBusyError";
+}
+
 export function createHsmActivities(deps: HsmActivityDeps) {
   const { hsmClients, storageAccess } = deps;
-  const log = deps.log ?? (() => {});
+  const logFor = (invocation: ActivityInvocation | undefined): ActivityLogger => invocation?.logger ?? deps.log ?? (() => {});
 
-  async function startHsmBackup(input: StartHsmBackupInput): Promise<HsmJobStatus> {
+  async function startHsmBackup(input: StartHsmBackupInput, invocation?: ActivityInvocation): Promise<HsmJobStatus> {
     const container = parseContainerUrl(input.containerUrl);
     if (typeof container === "string") throw new InvalidHsmRequestError(`containerUrl ${container}`);
     const op = await call(async () => {
@@ -48,11 +54,11 @@ export function createHsmActivities(deps: HsmActivityDeps) {
       return hsmClients(input.hsmUrl).beginFullBackup(storage);
     });
     const status = toJobStatus("backup", op);
-    log({ event: "hsmBackupStarted", jobId: input.jobId ?? op.jobId, hsmUrl: input.hsmUrl, hsmJobId: op.jobId, storageAccess: storageAccess.mode });
+    logFor(invocation)({ event: "hsmBackupStarted", jobId: input.jobId ?? op.jobId, hsmUrl: input.hsmUrl, hsmJobId: op.jobId, storageAccess: storageAccess.mode });
     return status;
   }
 
-  async function startHsmRestore(input: StartHsmRestoreInput): Promise<HsmJobStatus> {
+  async function startHsmRestore(input: StartHsmRestoreInput, invocation?: ActivityInvocation): Promise<HsmJobStatus> {
     const folder = splitFolderUrl(input.folderUrl);
     if (typeof folder === "string") throw new InvalidHsmRequestError(`folderUrl ${folder}`);
     if (input.keyName !== undefined && !KEY_NAME.test(input.keyName)) {
@@ -66,7 +72,7 @@ export function createHsmActivities(deps: HsmActivityDeps) {
         : client.beginSelectiveKeyRestore(input.keyName, storage, folder.folderName);
     });
     const operation = input.keyName === undefined ? "restore" : "selectiveRestore";
-    log({ event: "hsmRestoreStarted", jobId: input.jobId ?? op.jobId, hsmUrl: input.hsmUrl, hsmJobId: op.jobId, operation, keyName: input.keyName });
+    logFor(invocation)({ event: "hsmRestoreStarted", jobId: input.jobId ?? op.jobId, hsmUrl: input.hsmUrl, hsmJobId: op.jobId, operation, keyName: input.keyName });
     return toJobStatus(operation, op);
   }
 
@@ -79,7 +85,10 @@ export function createHsmActivities(deps: HsmActivityDeps) {
   return { startHsmBackup, startHsmRestore, getHsmJobStatus };
 }
 
-/** Request failures become named Key Vault errors, with any SAS blanked from the message (it lands in history). */
+/**
+ * Request failures become named Key Vault errors, with any SAS blanked from the message (it lands in
+ * history). Their cause is a scrubbed copy of the original: the original's request carries the token.
+ */
 async function call<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -87,6 +96,14 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
     if (error instanceof HsmStorageAccessError || error instanceof InvalidHsmRequestError) throw error;
     const kv = toKeyVaultError(error);
     kv.message = scrubSas(kv.message);
+    const original = (error ?? {}) as { name?: unknown; message?: unknown; statusCode?: unknown; code?: unknown };
+    const scrubbed = Object.assign(new Error(scrubSas(String(original.message ?? error))), {
+      name: typeof original.name === "string" ? original.name : "Error",
+      ...(typeof original.statusCode === "number" ? { statusCode: original.statusCode } : {}),
+      ...(typeof original.code === "string" ? { code: original.code } : {}),
+    });
+    Object.defineProperty(kv, "cause", { value: scrubbed, configurable: true, writable: true });
+    if (kv instanceof KeyConflictError) throw new HsmBusyError(kv.message, { cause: kv });
     throw kv;
   }
 }

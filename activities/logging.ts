@@ -13,3 +13,12 @@ export type ActivityLogger = (record: ActivityLogRecord) => void;
 export function jsonLineLogger(write: (line: string) => void): ActivityLogger {
   return (record) => write(JSON.stringify({ source: "kvbackup", ...record }));
 }
+
+/**
+ * What the host hands one activity invocation besides its input. The logger writes to that invocation's
+ * log (in Azure, its own InvocationContext), so each line is attributed to the call that wrote it.
+ */
+export interface ActivityInvocation {
+  /** (Not `log`: the local host hands activities an InvocationContext, whose log method is something else.) */
+  readonly logger?: ActivityLogger;
+}

@@ -1,12 +1,13 @@
 import type { KeyClient } from "@azure/keyvault-keys";
-import type {
-  BackupKeyBatchInput,
-  BackupSummary,
-  BatchCounts,
-  KeyInventorySummary,
-  KeyIssue,
-  TakeKeyInventoryInput,
-  WriteBackupManifestInput,
+import {
+  SUMMARY_LIST_LIMIT,
+  type BackupKeyBatchInput,
+  type BackupSummary,
+  type BatchCounts,
+  type KeyInventorySummary,
+  type KeyIssue,
+  type TakeKeyInventoryInput,
+  type WriteBackupManifestInput,
 } from "../src/contracts";
 import { createNameFilter } from "../src/filters";
 import { CertificateBackedKeyError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
@@ -35,19 +36,18 @@ import { INVENTORY_PREFETCH } from "../src/tuning";
 import { mapWithConcurrency } from "../src/util/pool";
 import { BackupSetReader } from "./backup-set-reader";
 import { StoredChecksumMismatchError } from "./errors";
-import type { ActivityLogger } from "./logging";
+import type { ActivityInvocation, ActivityLogger } from "./logging";
 
 export interface VaultBackupActivityDeps {
   readonly keyClients: KeyClientFactory;
   readonly store: BackupStore;
   readonly reader?: BackupSetReader;
+  /** Used when an invocation brings no logger of its own. */
   readonly log?: ActivityLogger;
 }
 
 const CERTIFICATE_BACKED_REASON =
   "backs a certificate: Key Vault refuses to back it up as a key; back up the certificate instead";
-/** The summary lists at most this many failures; the manifest has every one. */
-const SUMMARY_FAILURE_LIMIT = 100;
 
 export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
   const { keyClients, store } = deps;
@@ -102,7 +102,8 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
   }
 
   /** Lists the keys, applies the filters and writes the inventory; a re-run reuses the inventory it wrote. */
-  async function takeKeyInventory(input: TakeKeyInventoryInput): Promise<KeyInventorySummary> {
+  async function takeKeyInventory(input: TakeKeyInventoryInput, invocation?: ActivityInvocation): Promise<KeyInventorySummary> {
+    const log = invocation?.logger ?? deps.log;
     const backupSetId = makeBackupSetId(input.startedAt, input.jobId);
     const paths = pathsFor(input.vaultUrl, backupSetId);
     await store.ensureReady();
@@ -170,12 +171,13 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     };
     const written = await store.writeOnce(paths.inventory, encodeDocument(inventory));
     const kept = written.outcome === "created" ? inventory : parseDocument(inventorySchema, paths.inventory, written.existing);
-    deps.log?.({ event: "inventory", jobId: input.jobId, backupSetId, vaultUrl: input.vaultUrl, keys: kept.toBackUp.length, skipped: kept.skipped.length });
+    log?.({ event: "inventory", jobId: input.jobId, backupSetId, vaultUrl: input.vaultUrl, keys: kept.toBackUp.length, skipped: kept.skipped.length });
     return summarizeInventory(kept);
   }
 
   /** Backs up one batch of the inventory: one blob per key, then a batch record with every key's result. */
-  async function backupKeyBatch(input: BackupKeyBatchInput): Promise<BatchCounts> {
+  async function backupKeyBatch(input: BackupKeyBatchInput, invocation?: ActivityInvocation): Promise<BatchCounts> {
+    const log = invocation?.logger ?? deps.log;
     const paths = pathsFor(input.vaultUrl, input.backupSetId);
     const recordPath = paths.batch(input.batchIndex);
     if (await store.exists(recordPath)) return verifyRecordedBatch(paths, recordPath);
@@ -193,14 +195,21 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
         ...(inventory.earlierBlobs.has(name) ? { earlierBlob: true as const } : {}),
       }));
     const client = keyClients(input.vaultUrl);
-    const results = await mapWithConcurrency(keys, input.keyConcurrency, (key) => backUpOneKey(client, paths, key, input.jobId, inventory.versionDetails));
+    const results = await mapWithConcurrency(keys, input.keyConcurrency, (key) => backUpOneKey(client, paths, key, input.jobId, inventory.versionDetails, log));
     const record: BatchRecord = { batchIndex: input.batchIndex, keys: results };
     const written = await store.writeOnce(recordPath, encodeDocument(record));
     const kept = written.outcome === "created" ? record : parseDocument(batchRecordSchema, recordPath, written.existing);
     return countBatch(kept);
   }
 
-  async function backUpOneKey(client: KeyClient, paths: BackupSetPaths, key: InventoryEntry, jobId: string, versionDetails: boolean): Promise<KeyResult> {
+  async function backUpOneKey(
+    client: KeyClient,
+    paths: BackupSetPaths,
+    key: InventoryEntry,
+    jobId: string,
+    versionDetails: boolean,
+    log: ActivityLogger | undefined,
+  ): Promise<KeyResult> {
     const name = key.name;
     // Taken and stored by the inventory, in this job.
     if (key.backup) {
@@ -220,7 +229,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
       if (kvError instanceof CertificateBackedKeyError) return { name, result: "skipped", reason: CERTIFICATE_BACKED_REASON };
       // Deleted between the inventory and its batch: nothing is left to back up, and nothing is lost by this job.
       if (kvError instanceof KeyNotFoundError) return { name, result: "skipped", reason: "deleted from the vault after the inventory was taken" };
-      deps.log?.({ event: "keyFailed", jobId, vaultUrl: client.vaultUrl, key: name, reason: describeFailure(kvError) });
+      log?.({ event: "keyFailed", jobId, vaultUrl: client.vaultUrl, key: name, reason: describeFailure(kvError) });
       return { name, result: "failed", reason: describeFailure(kvError) };
     }
     if (!backup || backup.length === 0) return { name, result: "failed", reason: "the vault returned an empty backup" };
@@ -260,7 +269,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
   async function writeBackupManifest(input: WriteBackupManifestInput): Promise<BackupSummary> {
     const paths = pathsFor(input.vaultUrl, input.backupSetId);
     if (await store.exists(paths.manifest)) {
-      return summarizeManifest(parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest)));
+      return summarizeManifest(parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest)), paths.manifest);
     }
     const inventory = await inventoryView(paths);
     const batchCount = Math.ceil(inventory.names.length / inventory.batchSize);
@@ -310,7 +319,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     writer.begin(header);
     for await (const key of keysInOrder()) writer.write(key);
     const written = await store.writeOnce(paths.manifest, writer.end());
-    if (written.outcome === "exists") return summarizeManifest(parseDocument(manifestSchema, paths.manifest, written.existing));
+    if (written.outcome === "exists") return summarizeManifest(parseDocument(manifestSchema, paths.manifest, written.existing), paths.manifest);
     return {
       backupSetId: header.backupSetId,
       vaultUrl: header.vaultUrl,
@@ -322,6 +331,8 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
       startedAt: header.startedAt,
       endedAt: header.endedAt,
       failures: writer.failures,
+      skipped: writer.skipped,
+      reportPath: paths.manifest,
     };
   }
 
@@ -335,10 +346,11 @@ export function summarizeInventory(inventory: Inventory): KeyInventorySummary {
     keysToBackUp: inventory.toBackUp.length,
     keysSkipped: inventory.skipped.length,
     batchCount: Math.ceil(inventory.toBackUp.length / inventory.batchSize),
+    batchSize: inventory.batchSize,
   };
 }
 
-export function summarizeManifest(manifest: Manifest): BackupSummary {
+export function summarizeManifest(manifest: Manifest, manifestPath: string): BackupSummary {
   return {
     backupSetId: manifest.backupSetId,
     vaultUrl: manifest.vaultUrl,
@@ -351,20 +363,26 @@ export function summarizeManifest(manifest: Manifest): BackupSummary {
     endedAt: manifest.endedAt,
     failures: manifest.keys
       .filter((k): k is Extract<KeyResult, { result: "failed" }> => k.result === "failed")
-      .slice(0, SUMMARY_FAILURE_LIMIT)
+      .slice(0, SUMMARY_LIST_LIMIT)
       .map((k) => ({ name: k.name, reason: k.reason })),
+    skipped: manifest.keys
+      .filter((k): k is Extract<KeyResult, { result: "skipped" }> => k.result === "skipped")
+      .slice(0, SUMMARY_LIST_LIMIT)
+      .map((k) => ({ name: k.name, reason: k.reason })),
+    reportPath: manifestPath,
   };
 }
 
 function countBatch(record: BatchRecord): BatchCounts {
-  let succeeded = 0, failed = 0, bytes = 0;
+  let succeeded = 0, failed = 0, skipped = 0, bytes = 0;
   for (const key of record.keys) {
     if (key.result === "succeeded") {
       succeeded++;
       bytes += key.size;
     } else if (key.result === "failed") failed++;
+    else skipped++;
   }
-  return { batchIndex: record.batchIndex, succeeded, failed, bytes };
+  return { batchIndex: record.batchIndex, succeeded, failed, skipped, bytes };
 }
 
 interface KeyVersionInfo {
@@ -514,6 +532,7 @@ function skippedResult(entry: { name: string; reason: string }): KeyResult {
 class ManifestWriter {
   readonly counts = { total: 0, succeeded: 0, failed: 0, skipped: 0, versions: 0, bytes: 0 };
   readonly failures: KeyIssue[] = [];
+  readonly skipped: KeyIssue[] = [];
   private keyBytes = 0;
   private buffer: Buffer | undefined;
   private offset = 0;
@@ -529,8 +548,11 @@ class ManifestWriter {
       c.bytes += key.size;
     } else if (key.result === "failed") {
       c.failed++;
-      if (this.failures.length < SUMMARY_FAILURE_LIMIT) this.failures.push({ name: key.name, reason: key.reason });
-    } else c.skipped++;
+      if (this.failures.length < SUMMARY_LIST_LIMIT) this.failures.push({ name: key.name, reason: key.reason });
+    } else {
+      c.skipped++;
+      if (this.skipped.length < SUMMARY_LIST_LIMIT) this.skipped.push({ name: key.name, reason: key.reason });
+    }
     this.keyBytes += Buffer.byteLength(this.line(key, c.total - 1), "utf8");
   }
 

@@ -1,5 +1,14 @@
 import type { KeyClient } from "@azure/keyvault-keys";
-import type { KeyIssue, PlanRestoreInput, RestoreBatchResult, RestoreKeyBatchInput, RestorePlan } from "../src/contracts";
+import {
+  SUMMARY_LIST_LIMIT,
+  type KeyIssue,
+  type PlanRestoreInput,
+  type RestoreBatchResult,
+  type RestoreKeyBatchInput,
+  type RestorePlan,
+  type RestoreSummary,
+  type WriteRestoreReportInput,
+} from "../src/contracts";
 import { createNameFilter } from "../src/filters";
 import { KeyConflictError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
 import type { KeyClientFactory } from "../src/keyvault/clients";
@@ -7,15 +16,29 @@ import { settleChallenge } from "../src/keyvault/challenge";
 import { DEFAULT_SETTLING_POLICY, NameSettling, settlingState, type SettleWaits } from "../src/keyvault/settling";
 import type { BackupStore } from "../src/storage/backup-store";
 import { BackupObjectNotFoundError } from "../src/storage/backup-store";
-import { sha256Hex, type Manifest, type SucceededKeyResult } from "../src/storage/backup-set";
+import { encodeDocument, parseDocument, sha256Hex, type BackupSetPaths, type Manifest, type SucceededKeyResult } from "../src/storage/backup-set";
+import {
+  RESTORE_BATCH_FORMAT,
+  RESTORE_PLAN_FORMAT,
+  RESTORE_REPORT_FORMAT,
+  RestoreJobPaths,
+  restoreBatchRecordSchema,
+  restorePlanDocumentSchema,
+  restoreReportSchema,
+  type RestoreBatchRecord,
+  type RestoreKeyResult,
+  type RestorePlanDocument,
+  type RestoreReport,
+} from "../src/storage/restore-job";
 import { mapWithConcurrency } from "../src/util/pool";
 import { BackupSetReader } from "./backup-set-reader";
-import type { ActivityLogger } from "./logging";
+import type { ActivityInvocation, ActivityLogger } from "./logging";
 
 export interface VaultRestoreActivityDeps {
   readonly keyClients: KeyClientFactory;
   readonly store: BackupStore;
   readonly reader?: BackupSetReader;
+  /** Used when an invocation brings no logger of its own. */
   readonly log?: ActivityLogger;
   /** First wait before retrying a name still being purged, deleted or recovered (then backoff, see settling.ts). */
   readonly purgeSettleDelayMs?: number;
@@ -28,14 +51,21 @@ export interface VaultRestoreActivityDeps {
  * different machines of the service, so this much difference is tolerated.
  */
 const VAULT_CLOCK_ALLOWANCE_MS = 2_000;
+/** Names shown in the refusal of a restore with onConflict "fail" (the plan document has them all). */
+const CONFLICT_SAMPLE = 20;
+
+export const ALREADY_EXISTS_REASON = "a key of that name already exists in the target vault";
+export const SOFT_DELETED_REASON = "a soft-deleted key of that name is in the target vault (recover or purge it first)";
 
 export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
   const { keyClients, store } = deps;
   const reader = deps.reader ?? new BackupSetReader(store);
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const settlingPolicy = { ...DEFAULT_SETTLING_POLICY, ...(deps.purgeSettleDelayMs !== undefined ? { firstDelayMs: deps.purgeSettleDelayMs } : {}) };
+  /** Each manifest's restorable keys by name, built once per manifest the reader keeps. */
+  const restorableByName = new WeakMap<Manifest, Map<string, SucceededKeyResult>>();
 
-  /** The keys of the set that a restore with these filters works on, in batch order. */
+  /** The keys of the set that a restore with these filters works on, in manifest order. */
   function selection(manifest: Manifest, include: readonly string[], exclude: readonly string[]) {
     const accept = createNameFilter(include, exclude);
     const selected = manifest.keys.filter((k) => accept(k.name));
@@ -51,11 +81,32 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     return { selected, restorable, unusable, skippedAtBackup };
   }
 
+  function restorableKey(manifest: Manifest, name: string): SucceededKeyResult | undefined {
+    let byName = restorableByName.get(manifest);
+    if (!byName) {
+      byName = new Map();
+      for (const k of manifest.keys) if (k.result === "succeeded") byName.set(k.name, k);
+      restorableByName.set(manifest, byName);
+    }
+    return byName.get(name);
+  }
+
+  async function jobPathsFor(backupSetId: string, jobId: string): Promise<{ paths: BackupSetPaths; job: RestoreJobPaths }> {
+    const paths = await reader.locate(backupSetId);
+    return { paths, job: new RestoreJobPaths(paths, jobId) };
+  }
+
+  /**
+   * Works out what the restore does, name by name, into the job's plan document (written once: a retried
+   * or resumed job goes on with the plan it made), and returns the counts.
+   */
   async function planRestore(input: PlanRestoreInput): Promise<RestorePlan> {
-    const paths = await reader.locate(input.backupSetId);
+    const { paths, job } = await jobPathsFor(input.backupSetId, input.jobId);
     const manifest = await reader.manifest(paths);
+    if (await store.exists(job.plan)) return summarizePlan(await reader.document(job.plan, restorePlanDocumentSchema), job);
+
     const targetVaultUrl = input.targetVaultUrl ?? manifest.vaultUrl;
-    const { selected, restorable, unusable, skippedAtBackup } = selection(manifest, input.include, input.exclude);
+    const { restorable, unusable, skippedAtBackup } = selection(manifest, input.include, input.exclude);
     const client = keyClients(targetVaultUrl);
 
     // Two listings instead of a GET per key: 1 request per 25 keys against the throttle budget.
@@ -77,19 +128,27 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
       else if (deleted.has(lower)) softDeleted.push(key.name);
       else toRestore.push(key.name);
     }
-    return {
+    const document: RestorePlanDocument = {
+      format: RESTORE_PLAN_FORMAT,
+      jobId: input.jobId,
       backupSetId: `${paths.vaultFolderName}/${paths.backupSetId}`,
       sourceVaultUrl: manifest.vaultUrl,
       targetVaultUrl,
-      keysSelected: selected.length,
-      toRestoreCount: toRestore.length,
-      toRestore: input.verifyBlobs ? toRestore : [],
+      createdAt: new Date().toISOString(),
+      include: [...input.include],
+      exclude: [...input.exclude],
+      blobsVerified: input.verifyBlobs,
+      batchSize: input.batchSize,
+      toRestore,
       alreadyPresent,
       softDeleted,
-      missingOrDamaged,
+      missingOrDamaged: missingOrDamaged.sort(byName),
       skippedAtBackup,
-      batchCount: Math.ceil(restorable.length / input.batchSize),
     };
+    const written = await store.writeOnce(job.plan, encodeDocument(document));
+    // Another attempt of this activity wrote it first: its plan is the job's plan.
+    const kept = written.outcome === "created" ? document : parseDocument(restorePlanDocumentSchema, job.plan, written.existing);
+    return summarizePlan(kept, job);
   }
 
   async function checkBlob(root: string, key: SucceededKeyResult): Promise<string | undefined> {
@@ -111,34 +170,102 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     return { data };
   }
 
-  async function restoreKeyBatch(input: RestoreKeyBatchInput): Promise<RestoreBatchResult> {
-    const paths = await reader.locate(input.backupSetId);
+  /** Restores one batch of the plan's names; each key's result goes to the batch's record (written once). */
+  async function restoreKeyBatch(input: RestoreKeyBatchInput, invocation?: ActivityInvocation): Promise<RestoreBatchResult> {
+    const log = invocation?.logger ?? deps.log;
+    const { paths, job } = await jobPathsFor(input.backupSetId, input.jobId);
+    const recordPath = job.batch(input.batchIndex);
+    // This batch finished in an earlier attempt: its record is its result.
+    if (await store.exists(recordPath)) return countRestoreBatch(parseDocument(restoreBatchRecordSchema, recordPath, await store.read(recordPath)));
+
+    const plan = await reader.document(job.plan, restorePlanDocumentSchema);
     const manifest = await reader.manifest(paths);
-    const { restorable } = selection(manifest, input.include, input.exclude);
-    const keys = restorable.slice(input.batchIndex * input.batchSize, (input.batchIndex + 1) * input.batchSize);
+    const names = plan.toRestore.slice(input.batchIndex * plan.batchSize, (input.batchIndex + 1) * plan.batchSize);
     const client = keyClients(input.targetVaultUrl);
     // Before the parallel restores (requests with a body): see settleChallenge.
-    if (keys.length > 0) await settleChallenge(client);
-    const skipped: KeyIssue[] = [];
-    const failed: KeyIssue[] = [];
-    const alreadyInTarget: string[] = [];
-    let restored = 0;
-    await mapWithConcurrency(keys, input.keyConcurrency, async (key) => {
-      const outcome = await restoreOneKey(client, paths.root, key, input.onConflict, manifest.versionDetails !== false);
+    if (names.length > 0) await settleChallenge(client);
+    const results = await mapWithConcurrency(names, input.keyConcurrency, async (name): Promise<RestoreKeyResult> => {
+      const key = restorableKey(manifest, name);
+      const outcome = key
+        ? await restoreOneKey(client, paths.root, key, input.onConflict, manifest.versionDetails !== false)
+        : { kind: "failed" as const, reason: "not in the backup set's manifest" };
       if (outcome.settled) {
         const { state, waits, waitedMs } = outcome.settled;
-        deps.log?.({ event: "restoreWaitedForName", jobId: input.jobId, vaultUrl: input.targetVaultUrl, key: key.name, state, waits, waitedMs, outcome: outcome.kind });
+        log?.({ event: "restoreWaitedForName", jobId: input.jobId, vaultUrl: input.targetVaultUrl, key: name, state, waits, waitedMs, outcome: outcome.kind });
       }
-      if (outcome.kind === "restored") restored++;
-      else if (outcome.kind === "alreadyInTarget") alreadyInTarget.push(key.name);
-      else if (outcome.kind === "skipped") skipped.push({ name: key.name, reason: outcome.reason });
-      else {
-        failed.push({ name: key.name, reason: outcome.reason });
-        deps.log?.({ event: "keyFailed", jobId: input.jobId, vaultUrl: input.targetVaultUrl, key: key.name, reason: outcome.reason });
-      }
+      if (outcome.kind === "failed") log?.({ event: "keyFailed", jobId: input.jobId, vaultUrl: input.targetVaultUrl, key: name, reason: outcome.reason });
+      return { name, result: outcome.kind, ...("reason" in outcome ? { reason: outcome.reason } : {}), ...(outcome.settled ? { settled: outcome.settled } : {}) };
     });
-    alreadyInTarget.sort();
-    return { batchIndex: input.batchIndex, restored, skipped, failed, ...(alreadyInTarget.length > 0 ? { alreadyInTarget } : {}) };
+    const record: RestoreBatchRecord = { format: RESTORE_BATCH_FORMAT, batchIndex: input.batchIndex, keys: results };
+    const written = await store.writeOnce(recordPath, encodeDocument(record));
+    const kept = written.outcome === "created" ? record : parseDocument(restoreBatchRecordSchema, recordPath, written.existing);
+    return countRestoreBatch(kept);
+  }
+
+  /**
+   * Reads the plan and the batch records back into the job's report (written once) and returns the
+   * summary: counts, the first SUMMARY_LIST_LIMIT skipped and failed keys, and where the report is.
+   */
+  async function writeRestoreReport(input: WriteRestoreReportInput): Promise<RestoreSummary> {
+    const { job } = await jobPathsFor(input.backupSetId, input.jobId);
+    const plan = await reader.document(job.plan, restorePlanDocumentSchema);
+    if (await store.exists(job.report)) return summarizeReport(parseDocument(restoreReportSchema, job.report, await store.read(job.report)), plan, job);
+
+    const succeeded: string[] = [];
+    const skipped: KeyIssue[] = [
+      ...plan.alreadyPresent.map((name) => ({ name, reason: ALREADY_EXISTS_REASON })),
+      ...plan.softDeleted.map((name) => ({ name, reason: SOFT_DELETED_REASON })),
+      ...plan.skippedAtBackup,
+    ];
+    const failed: KeyIssue[] = [...plan.missingOrDamaged];
+    const failedBatches = new Map(input.failedBatches.map((b) => [b.batchIndex, b.reason]));
+    const batchCount = Math.ceil(plan.toRestore.length / plan.batchSize);
+    // A dry run restored nothing: its batches have no records.
+    const records = input.dryRun
+      ? []
+      : await mapWithConcurrency(Array.from({ length: batchCount }, (_, i) => job.batch(i)), 8, async (path) =>
+          (await store.exists(path)) ? parseDocument(restoreBatchRecordSchema, path, await store.read(path)) : undefined,
+        );
+    const waited = { deleting: 0, recovering: 0, purging: 0, waitedMs: 0 };
+    for (let i = 0; i < batchCount; i++) {
+      const names = plan.toRestore.slice(i * plan.batchSize, (i + 1) * plan.batchSize);
+      if (input.dryRun) {
+        succeeded.push(...names);
+        continue;
+      }
+      const byName = new Map((records[i]?.keys ?? []).map((k) => [k.name, k]));
+      for (const name of names) {
+        const result = byName.get(name);
+        if (result?.settled) {
+          waited[result.settled.state]++;
+          waited.waitedMs += result.settled.waitedMs;
+        }
+        if (result?.result === "restored" || result?.result === "alreadyInTarget") succeeded.push(name);
+        else if (result?.result === "skipped") skipped.push({ name, reason: result.reason ?? "skipped" });
+        else if (result) failed.push({ name, reason: result.reason ?? "failed" });
+        else failed.push({ name, reason: `restore batch ${i} did not complete: ${failedBatches.get(i) ?? "no result recorded"}` });
+      }
+    }
+    skipped.sort(byName);
+    failed.sort(byName);
+    const report: RestoreReport = {
+      format: RESTORE_REPORT_FORMAT,
+      jobId: input.jobId,
+      backupSetId: plan.backupSetId,
+      sourceVaultUrl: plan.sourceVaultUrl,
+      targetVaultUrl: plan.targetVaultUrl,
+      dryRun: input.dryRun,
+      startedAt: input.startedAt,
+      endedAt: input.endedAt,
+      keys: { total: succeeded.length + failed.length + skipped.length, succeeded: succeeded.length, failed: failed.length, skipped: skipped.length },
+      succeeded,
+      skipped,
+      failed,
+      ...(waited.deleting + waited.recovering + waited.purging > 0 ? { waitedForNames: waited } : {}),
+    };
+    const written = await store.writeOnce(job.report, encodeDocument(report));
+    const kept = written.outcome === "created" ? report : parseDocument(restoreReportSchema, job.report, written.existing);
+    return summarizeReport(kept, plan, job);
   }
 
   /** `settled`: the name was being deleted, recovered or purged in the target, and was waited for. */
@@ -174,12 +301,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
         // job was interrupted and resumed). Restores are idempotent this way; the orchestrator tells this
         // apart from a name that was taken before the job began.
         if (holder.kind === "active" && (await holdsBackedUpVersions(client, key, versionDetails, holder.updatedOn))) return { kind: "alreadyInTarget" };
-        const reason =
-          holder.kind === "deleted"
-            ? "a soft-deleted key of that name is in the target vault (recover or purge it first)"
-            : holder.kind === "active"
-              ? "a key of that name already exists in the target vault"
-              : describeFailure(kvError);
+        const reason = holder.kind === "deleted" ? SOFT_DELETED_REASON : holder.kind === "active" ? ALREADY_EXISTS_REASON : describeFailure(kvError);
         return { kind: onConflict === "skip" ? "skipped" : "failed", reason };
       }
     }
@@ -224,7 +346,72 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     return { kind: "none" };
   }
 
-  return { planRestore, restoreKeyBatch };
+  return { planRestore, restoreKeyBatch, writeRestoreReport };
+}
+
+/** What the orchestrator learns of a plan: counts, and a few taken names for a refusal. */
+export function summarizePlan(plan: RestorePlanDocument, job: RestoreJobPaths): RestorePlan {
+  return {
+    backupSetId: plan.backupSetId,
+    sourceVaultUrl: plan.sourceVaultUrl,
+    targetVaultUrl: plan.targetVaultUrl,
+    keysSelected: plan.toRestore.length + plan.alreadyPresent.length + plan.softDeleted.length + plan.missingOrDamaged.length + plan.skippedAtBackup.length,
+    toRestoreCount: plan.toRestore.length,
+    alreadyPresentCount: plan.alreadyPresent.length,
+    softDeletedCount: plan.softDeleted.length,
+    missingOrDamagedCount: plan.missingOrDamaged.length,
+    skippedAtBackupCount: plan.skippedAtBackup.length,
+    batchCount: Math.ceil(plan.toRestore.length / plan.batchSize),
+    batchSize: plan.batchSize,
+    planPath: job.plan,
+    conflictSample: [...plan.alreadyPresent, ...plan.softDeleted].slice(0, CONFLICT_SAMPLE),
+  };
+}
+
+export function summarizeReport(report: RestoreReport, plan: RestorePlanDocument, job: RestoreJobPaths): RestoreSummary {
+  const first = <T>(list: readonly T[]) => list.slice(0, SUMMARY_LIST_LIMIT);
+  return {
+    backupSetId: report.backupSetId,
+    targetVaultUrl: report.targetVaultUrl,
+    dryRun: report.dryRun,
+    ...(report.dryRun
+      ? {
+          plan: {
+            toRestoreCount: plan.toRestore.length,
+            alreadyPresentCount: plan.alreadyPresent.length,
+            softDeletedCount: plan.softDeleted.length,
+            missingOrDamagedCount: plan.missingOrDamaged.length,
+            skippedAtBackupCount: plan.skippedAtBackup.length,
+            toRestore: first(plan.toRestore),
+            alreadyPresent: first(plan.alreadyPresent),
+            softDeleted: first(plan.softDeleted),
+            missingOrDamaged: first(plan.missingOrDamaged),
+            skippedAtBackup: first(plan.skippedAtBackup),
+          },
+        }
+      : {}),
+    keys: report.keys,
+    skipped: first(report.skipped),
+    failures: first(report.failed),
+    reportPath: job.report,
+    ...(report.waitedForNames ? { waitedForNames: report.waitedForNames } : {}),
+    startedAt: report.startedAt,
+    endedAt: report.endedAt,
+  };
+}
+
+function countRestoreBatch(record: RestoreBatchRecord): RestoreBatchResult {
+  let restored = 0, skipped = 0, failed = 0;
+  for (const key of record.keys) {
+    if (key.result === "restored" || key.result === "alreadyInTarget") restored++;
+    else if (key.result === "skipped") skipped++;
+    else failed++;
+  }
+  return { batchIndex: record.batchIndex, restored, skipped, failed };
+}
+
+function byName(a: KeyIssue, b: KeyIssue): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /** Whether a key's update time falls in the window the set recorded for its backup (both by the vault's clock). */

@@ -5,7 +5,5 @@
 // collections fell. Growing it by at most 30 % per step keeps the peak near the working set, at no
 // measurable cost in speed (docs/performance.md). It only changes when V8 collects, never how much it may use.
 require("node:v8").setFlagsFromString("--heap-growing-percent=30");
-require("../dist/src/cli/main.js").main(process.argv).then(
-  (code) => { process.exitCode = code; },
-  (err) => { console.error(`kvbackup: ${err && err.message ? err.message : err}`); process.exitCode = 1; },
-);
+// The exit code is the command's answer, and never 0 while its job is unfinished (src/cli/exit-guard.ts).
+void require("../dist/src/cli/entry.js").run(process.argv);

@@ -12,7 +12,7 @@ import {
   type StartHsmBackupInput,
   type StartHsmRestoreInput,
 } from "../src/contracts";
-import { toRetryOptions } from "./retry";
+import { callActivity } from "./retry";
 
 /**
  * Managed HSM full backup, full restore and selective key restore: the service runs the job; the
@@ -20,7 +20,7 @@ import { toRetryOptions } from "./retry";
  * pattern), so nothing sleeps inside an activity and a host restart loses nothing.
  */
 
-/** Used when the input names no retry policy: a status read that fails (network, 5xx) is tried again. */
+/** Used when the input names no retry policy: a start or status read that fails retryably (network, 429, 5xx) is tried again; a final failure (400, 401, 403, 404, invalid input) is not. */
 export const DEFAULT_HSM_ACTIVITY_RETRY: ActivityRetryPolicy = {
   firstRetryIntervalMs: 5_000,
   maxAttempts: 5,
@@ -36,19 +36,19 @@ const MIN_POLL_INTERVAL_MS = 100;
 
 export function* hsmBackupOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, any> {
   const input = context.df.getInput<HsmBackupInput>();
-  const retry = toRetryOptions(input.retry ?? DEFAULT_HSM_ACTIVITY_RETRY);
+  const retry = input.retry ?? DEFAULT_HSM_ACTIVITY_RETRY;
   const startedAtMs = context.df.currentUtcDateTime.getTime();
   context.df.setCustomStatus(progress("backup", "starting", 0));
 
   const start: StartHsmBackupInput = { hsmUrl: input.hsmUrl, containerUrl: input.containerUrl, jobId: context.df.instanceId };
-  const started: HsmJobStatus = yield context.df.callActivityWithRetry(ActivityNames.startHsmBackup, retry, start);
+  const started: HsmJobStatus = yield* callActivity(context, ActivityNames.startHsmBackup, start, retry);
   const { status, polls } = yield* pollUntilDone(context, input.hsmUrl, started, input.polling, retry, startedAtMs);
   return summary(input.hsmUrl, status, polls, { folderUrl: status.folderUrl ?? started.folderUrl });
 }
 
 export function* hsmRestoreOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, any> {
   const input = context.df.getInput<HsmRestoreInput>();
-  const retry = toRetryOptions(input.retry ?? DEFAULT_HSM_ACTIVITY_RETRY);
+  const retry = input.retry ?? DEFAULT_HSM_ACTIVITY_RETRY;
   const startedAtMs = context.df.currentUtcDateTime.getTime();
   const operation: HsmJobStatus["operation"] = input.keyName === undefined ? "restore" : "selectiveRestore";
   context.df.setCustomStatus(progress(operation, "starting", 0));
@@ -59,7 +59,7 @@ export function* hsmRestoreOrchestrator(context: df.OrchestrationContext): Gener
     ...(input.keyName !== undefined ? { keyName: input.keyName } : {}),
     jobId: context.df.instanceId,
   };
-  const started: HsmJobStatus = yield context.df.callActivityWithRetry(ActivityNames.startHsmRestore, retry, start);
+  const started: HsmJobStatus = yield* callActivity(context, ActivityNames.startHsmRestore, start, retry);
   const { status, polls } = yield* pollUntilDone(context, input.hsmUrl, started, input.polling, retry, startedAtMs);
   return summary(input.hsmUrl, status, polls, { folderUrl: input.folderUrl, keyName: input.keyName });
 }
@@ -74,7 +74,7 @@ function* pollUntilDone(
   hsmUrl: string,
   started: HsmJobStatus,
   policy: HsmPollingPolicy,
-  retry: df.RetryOptions,
+  retry: ActivityRetryPolicy,
   startedAtMs: number,
 ): Generator<df.Task, { status: HsmJobStatus; polls: number }, any> {
   const deadlineMs = startedAtMs + policy.timeoutMs;
@@ -96,7 +96,7 @@ function* pollUntilDone(
     yield context.df.createTimer(new Date(fireAtMs));
 
     const query: GetHsmJobStatusInput = { hsmUrl, operation: status.operation, jobId: status.jobId };
-    status = yield context.df.callActivityWithRetry(ActivityNames.getHsmJobStatus, retry, query);
+    status = yield* callActivity<HsmJobStatus>(context, ActivityNames.getHsmJobStatus, query, retry);
     polls++;
     context.df.setCustomStatus(progress(status.operation, status.status === "InProgress" ? "polling" : "done", polls, status));
     intervalMs = Math.min(intervalMs * Math.max(1, policy.backoffCoefficient), Math.max(policy.maxIntervalMs, MIN_POLL_INTERVAL_MS));

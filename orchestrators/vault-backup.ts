@@ -11,7 +11,7 @@ import {
   type WriteBackupManifestInput,
 } from "../src/contracts";
 import { runBoundedBatches } from "./bounded-batches";
-import { failureReason, toRetryOptions } from "./retry";
+import { callActivity } from "./retry";
 
 /**
  * Backs up every key of a vault: inventory → batches (a bounded number in flight) → manifest.
@@ -21,9 +21,8 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
   const input = context.df.getInput<VaultBackupInput>();
   const jobId = context.df.instanceId;
   const startedAt = context.df.currentUtcDateTime.toISOString();
-  const retry = toRetryOptions(input.retry);
 
-  context.df.setCustomStatus(progress("inventory", 0, 0));
+  context.df.setCustomStatus(emptyProgress("inventory"));
   const inventoryInput: TakeKeyInventoryInput = {
     jobId,
     vaultUrl: input.vaultUrl,
@@ -33,16 +32,20 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
     batchSize: input.tuning.batchSize,
     versionDetails: input.versionDetails !== false,
   };
-  const inventory: KeyInventorySummary = yield context.df.callActivityWithRetry(ActivityNames.takeKeyInventory, retry, inventoryInput);
+  const inventory: KeyInventorySummary = yield* callActivity(context, ActivityNames.takeKeyInventory, inventoryInput, input.retry);
 
-  let done = 0, failed = 0, bytes = 0, batchesDone = 0;
+  // Every key is pending until its batch reports it; certificate-backed keys are skipped from the start.
+  const keys = { succeeded: 0, failed: 0, skipped: inventory.keysSkipped, pending: inventory.keysToBackUp };
+  const batchSize = inventory.batchSize ?? input.tuning.batchSize;
+  let bytes = 0, batchesDone = 0;
   const failedBatches: { batchIndex: number; reason: string }[] = [];
   const status = (phase: JobProgress["phase"]): JobProgress => ({
     phase,
     keysTotal: inventory.keysMatched,
-    keysDone: done,
-    keysFailed: failed,
-    keysSkipped: inventory.keysSkipped,
+    keysSucceeded: keys.succeeded,
+    keysFailed: keys.failed,
+    keysSkipped: keys.skipped,
+    keysPending: keys.pending,
     bytes,
     batchesDone,
     batchCount: inventory.batchCount,
@@ -50,28 +53,31 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
   });
   context.df.setCustomStatus(status("backup"));
 
-  yield* runBoundedBatches(context, {
+  yield* runBoundedBatches<BatchCounts>(context, {
     batchCount: inventory.batchCount,
     inFlight: input.tuning.batchesInFlight,
-    schedule: (batchIndex) => {
-      const batchInput: BackupKeyBatchInput = {
-        jobId,
-        backupSetId: inventory.backupSetId,
-        vaultUrl: input.vaultUrl,
-        batchIndex,
-        keyConcurrency: input.tuning.keyConcurrency,
-      };
-      return context.df.callActivityWithRetry(ActivityNames.backupKeyBatch, retry, batchInput);
-    },
-    onFinished: (batchIndex, finished) => {
+    activity: ActivityNames.backupKeyBatch,
+    retry: input.retry,
+    input: (batchIndex): BackupKeyBatchInput => ({
+      jobId,
+      backupSetId: inventory.backupSetId,
+      vaultUrl: input.vaultUrl,
+      batchIndex,
+      keyConcurrency: input.tuning.keyConcurrency,
+    }),
+    onFinished: (batchIndex, outcome) => {
       batchesDone++;
-      if (finished.isFaulted) {
-        // Every retry failed: the manifest records this batch's keys as failed, with this reason.
-        failedBatches.push({ batchIndex, reason: failureReason(finished) });
+      const size = Math.min(batchSize, inventory.keysToBackUp - batchIndex * batchSize);
+      keys.pending -= size;
+      if (!outcome.ok) {
+        // Every attempt failed, or a final failure: the manifest records this batch's keys as failed, with this reason.
+        failedBatches.push({ batchIndex, reason: outcome.reason });
+        keys.failed += size;
       } else {
-        const counts = finished.result as BatchCounts;
-        done += counts.succeeded + counts.failed;
-        failed += counts.failed;
+        const counts = outcome.result;
+        keys.succeeded += counts.succeeded;
+        keys.failed += counts.failed;
+        keys.skipped += counts.skipped ?? size - counts.succeeded - counts.failed;
         bytes += counts.bytes;
       }
       context.df.setCustomStatus(status("backup"));
@@ -87,14 +93,14 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
     endedAt: context.df.currentUtcDateTime.toISOString(),
     failedBatches,
   };
-  const summary: BackupSummary = yield context.df.callActivityWithRetry(ActivityNames.writeBackupManifest, retry, manifestInput);
-  done = summary.keys.succeeded + summary.keys.failed;
-  failed = summary.keys.failed;
+  const summary: BackupSummary = yield* callActivity(context, ActivityNames.writeBackupManifest, manifestInput, input.retry);
+  // The manifest is the record: the final status says what it says.
+  Object.assign(keys, { succeeded: summary.keys.succeeded, failed: summary.keys.failed, skipped: summary.keys.skipped, pending: 0 });
   bytes = summary.bytes;
-  context.df.setCustomStatus(status("done"));
+  context.df.setCustomStatus({ ...status("done"), keysTotal: summary.keys.total });
   return summary;
 }
 
-function progress(phase: JobProgress["phase"], keysTotal: number, batchCount: number): JobProgress {
-  return { phase, keysTotal, keysDone: 0, keysFailed: 0, keysSkipped: 0, bytes: 0, batchesDone: 0, batchCount };
+function emptyProgress(phase: JobProgress["phase"]): JobProgress {
+  return { phase, keysTotal: 0, keysSucceeded: 0, keysFailed: 0, keysSkipped: 0, keysPending: 0, bytes: 0, batchesDone: 0, batchCount: 0 };
 }

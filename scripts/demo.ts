@@ -5,15 +5,20 @@
  * stops everything it started.
  */
 import { KeyClient } from "@azure/keyvault-keys";
+import { ExitGuard } from "../src/cli/exit-guard";
 import { startEmulator } from "../src/emulator";
 import { startAzurite } from "../src/local/azurite";
-import { LocalRuntime } from "../src/local/runtime";
+import { LocalRuntime, type JobHandle } from "../src/local/runtime";
 import { compareSnapshots, countVersions, deleteAndPurge, snapshotVault } from "../src/local/vault-snapshot";
 import { EmulatorTokenCredential } from "../src/keyvault/clients";
 import { openBackupStore } from "../src/storage/open-store";
 
 const KEYS = 200;
 const VERSIONS = 3;
+/** The demo exits 0 only when it ran to its end: a job left unfinished is exit 1 with a line saying so. */
+const guard = new ExitGuard(process, undefined, "kvbackup demo");
+/** The demo keeps no job state: what goes on with a job it left is running it again. */
+const RERUN = "npm run demo (it starts over: the demo keeps no job state)";
 
 async function main(): Promise<number> {
   const started = performance.now();
@@ -40,7 +45,7 @@ async function main(): Promise<number> {
 
     step("backing up the vault (durable orchestration, in this process)");
     const backupStart = performance.now();
-    const backup = await (await runtime.startBackup({ vaultUrl: emulator.vaultUrl, include: [], exclude: [] })).result;
+    const backup = await watched(runtime, await runtime.startBackup({ vaultUrl: emulator.vaultUrl, include: [], exclude: [] }));
     if (!backup.output) throw new Error(`backup failed: ${backup.status.failureDetails?.errorMessage ?? backup.status.runtimeStatus}`);
     const backupSeconds = (performance.now() - backupStart) / 1000;
     const b = backup.output;
@@ -53,7 +58,7 @@ async function main(): Promise<number> {
 
     step("restoring the backup set into the emptied vault");
     const restoreStart = performance.now();
-    const restore = await (await runtime.startRestore({ backupSetId: b.backupSetId, include: [], exclude: [], dryRun: false, onConflict: "fail" })).result;
+    const restore = await watched(runtime, await runtime.startRestore({ backupSetId: b.backupSetId, include: [], exclude: [], dryRun: false, onConflict: "fail" }));
     if (!restore.output) throw new Error(`restore failed: ${restore.status.failureDetails?.errorMessage ?? restore.status.runtimeStatus}`);
     const restoreSeconds = (performance.now() - restoreStart) / 1000;
 
@@ -81,9 +86,24 @@ async function main(): Promise<number> {
   }
 }
 
+/** A job's result, with the exit guard told that the process must not end before it. */
+async function watched<T>(runtime: LocalRuntime, handle: JobHandle<T>): Promise<Awaited<JobHandle<T>["result"]>> {
+  const release = guard.jobStarted({ jobId: handle.jobId, resumeCommand: RERUN, state: () => runtime.host.getStatus(handle.jobId)?.runtimeStatus });
+  try {
+    return await handle.result;
+  } finally {
+    release();
+  }
+}
+
+guard.commandStarted();
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    guard.commandFinished();
+    process.exit(code);
+  },
   (error: unknown) => {
+    guard.commandFinished();
     process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   },

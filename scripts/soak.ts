@@ -345,8 +345,8 @@ class Soak {
     const fraction = 0.3 + 0.4 * this.random();
     const full = [
       ...args, "--job-id", jobId, "--emulator-ca", this.emulator.caCertPath, "--container", CONTAINER, "--state-dir", this.stateDir,
-      // Small batches, so the job has many and can be caught in the middle of them.
-      "--json", "--batch-size", "20", "--batches-in-flight", "4", "--max-ops-per-10s", "0",
+      // Small batches, so the job has many and can be caught in the middle of them; default pacing, as users run it.
+      "--json", "--batch-size", "20", "--batches-in-flight", "4",
     ];
     const env = { KVBACKUP_STORAGE: this.azurite.connectionString };
     const first = spawnCli(this.launcher, full, env);

@@ -19,10 +19,20 @@ export const ActivityNames = {
   writeBackupManifest: "writeBackupManifest",
   planRestore: "planRestore",
   restoreKeyBatch: "restoreKeyBatch",
+  writeRestoreReport: "writeRestoreReport",
   startHsmBackup: "startHsmBackup",
   startHsmRestore: "startHsmRestore",
   getHsmJobStatus: "getHsmJobStatus",
 } as const;
+
+/**
+ * Every failure an activity throws starts with one of these tags, its verdict on whether another attempt
+ * may succeed (decided once, in activities/failures.ts). A failure reaches the orchestrator as text only,
+ * so the tag travels in the message; orchestrators/retry.ts retries the retryable ones and stops at a final
+ * one. A failure without a tag (an activity that did not even start) counts as retryable.
+ */
+export const FINAL_FAILURE_TAG = "[kvbackup:final]";
+export const RETRYABLE_FAILURE_TAG = "[kvbackup:retryable]";
 
 /** How a bulk job spreads its work; tuned defaults live in src/tuning.ts. */
 export interface JobTuning {
@@ -34,7 +44,11 @@ export interface JobTuning {
   readonly keyConcurrency: number;
 }
 
-/** Retry of a whole batch activity (storage down, process crash); per-key retries happen inside. */
+/**
+ * Retry of a whole activity (storage down, process crash; per-key retries happen inside a batch): the
+ * orchestrator waits firstRetryIntervalMs × backoffCoefficient^(n-1) (at most maxRetryIntervalMs) after the
+ * n-th failed attempt, and runs at most maxAttempts attempts. A final failure is never retried.
+ */
 export interface ActivityRetryPolicy {
   readonly firstRetryIntervalMs: number;
   readonly maxAttempts: number;
@@ -79,6 +93,8 @@ export interface KeyInventorySummary {
   /** Certificate-backed keys: the service refuses their backup as keys. */
   readonly keysSkipped: number;
   readonly batchCount: number;
+  /** Keys per batch: batch i backs up keys i*batchSize … (i+1)*batchSize of those to back up. */
+  readonly batchSize: number;
 }
 
 export interface BackupKeyBatchInput {
@@ -93,6 +109,8 @@ export interface BatchCounts {
   readonly batchIndex: number;
   readonly succeeded: number;
   readonly failed: number;
+  /** Found certificate-backed or deleted when the batch came to them. */
+  readonly skipped: number;
   readonly bytes: number;
 }
 
@@ -110,7 +128,7 @@ export interface BackupSummary {
   readonly backupSetId: string;
   readonly vaultUrl: string;
   readonly state: BackupSetState;
-  readonly keys: { readonly total: number; readonly succeeded: number; readonly failed: number; readonly skipped: number };
+  readonly keys: KeyCounts;
   /** Versions recorded in the manifest: 0 when the set was taken without version details. */
   readonly versions: number;
   /** Whether the manifest records each key's version count and latest version id. */
@@ -118,8 +136,26 @@ export interface BackupSummary {
   readonly bytes: number;
   readonly startedAt: string;
   readonly endedAt: string;
-  /** Names and reasons of the keys that failed (bounded; the manifest has them all). */
+  /** Names and reasons of the keys that failed: the first SUMMARY_LIST_LIMIT; the manifest has them all. */
   readonly failures: readonly KeyIssue[];
+  /** Names and reasons of the keys that were skipped: the first SUMMARY_LIST_LIMIT; the manifest has them all. */
+  readonly skipped: readonly KeyIssue[];
+  /** The document in the backup store with every key's result: for a backup, the set's manifest. */
+  readonly reportPath: string;
+}
+
+/**
+ * Summaries (job output, CLI JSON) list at most this many failed and skipped keys each; the report
+ * document they name (reportPath) lists every one. Keeps orchestration history small at any vault size.
+ */
+export const SUMMARY_LIST_LIMIT = 100;
+
+/** Key counts of a job: total = succeeded + failed + skipped, always. */
+export interface KeyCounts {
+  readonly total: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
 }
 
 export type BackupSetState = "complete" | "partial" | "incomplete";
@@ -156,70 +192,118 @@ export interface PlanRestoreInput {
   readonly batchSize: number;
 }
 
+/**
+ * What the orchestrator learns of a restore plan: counts. The names (which to restore, in batch order;
+ * which are taken, missing or damaged) are in the plan document the activity wrote once (planPath), which
+ * the batches and the report read back: per-key records never travel through orchestration history.
+ * keysSelected = toRestoreCount + alreadyPresentCount + softDeletedCount + missingOrDamagedCount + skippedAtBackupCount.
+ */
 export interface RestorePlan {
   readonly backupSetId: string;
   readonly sourceVaultUrl: string;
   readonly targetVaultUrl: string;
-  /** Keys of the set that match the filters and were backed up successfully. */
+  /** Keys of the set that match the filters. */
   readonly keysSelected: number;
+  /** Names free in the target, with a usable backup: what the batches restore. */
   readonly toRestoreCount: number;
-  /** The names to restore: listed for a dry run only (a real run keeps history small; the batches know them). */
-  readonly toRestore: readonly string[];
-  readonly alreadyPresent: readonly string[];
-  readonly softDeleted: readonly string[];
-  /** In the selection but without a usable backup: failed at backup time, blob missing or damaged. */
-  readonly missingOrDamaged: readonly KeyIssue[];
+  /** Names held by a key in the target (reported skipped; with onConflict "fail" the job stops first). */
+  readonly alreadyPresentCount: number;
+  /** Names held by a soft-deleted key in the target (same). */
+  readonly softDeletedCount: number;
+  /** In the selection but without a usable backup: failed at backup time, blob missing or damaged (a dry run checks every blob). */
+  readonly missingOrDamagedCount: number;
   /** In the selection but skipped on purpose at backup time (e.g. certificate-backed keys): reported as skipped. */
-  readonly skippedAtBackup: readonly KeyIssue[];
+  readonly skippedAtBackupCount: number;
   readonly batchCount: number;
+  /** Batch i restores toRestore[i*batchSize … (i+1)*batchSize) of the plan document. */
+  readonly batchSize: number;
+  /** Path of the plan document in the backup store. */
+  readonly planPath: string;
+  /** A few of the names taken in the target, for the message of a refused restore (onConflict "fail"). */
+  readonly conflictSample: readonly string[];
 }
 
 export interface RestoreKeyBatchInput {
   readonly jobId: string;
   readonly backupSetId: string;
   readonly targetVaultUrl: string;
-  readonly include: readonly string[];
-  readonly exclude: readonly string[];
   readonly batchIndex: number;
-  readonly batchSize: number;
   readonly keyConcurrency: number;
   readonly onConflict: ConflictPolicy;
 }
 
+/**
+ * Counts of one batch; each key's result is in the batch's record next to the plan document. A key the
+ * target already holds exactly as backed up counts as restored: the batches only work on names that were
+ * free when the plan was made, so such a key was restored by an earlier attempt of this job (a retried
+ * batch, an answer lost on the way, a resumed job). A name taken before the job is in the plan, skipped.
+ */
 export interface RestoreBatchResult {
   readonly batchIndex: number;
   readonly restored: number;
-  readonly skipped: readonly KeyIssue[];
-  readonly failed: readonly KeyIssue[];
-  /**
-   * Names the target vault already holds exactly as backed up (the manifest's latest version id and
-   * version count): restored by an earlier attempt of this job (a retried batch, an answer lost on the
-   * way, a resumed job) or present before the job. The orchestrator counts them as restored unless its
-   * plan found the name taken before the job started.
-   */
-  readonly alreadyInTarget?: readonly string[];
+  readonly skipped: number;
+  readonly failed: number;
+}
+
+export interface WriteRestoreReportInput {
+  readonly jobId: string;
+  readonly backupSetId: string;
+  readonly dryRun: boolean;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  /** Batches whose activity failed for good, with the reason: their keys are reported failed. */
+  readonly failedBatches: readonly { readonly batchIndex: number; readonly reason: string }[];
+}
+
+/** A dry run's plan in its summary: the counts, and the first SUMMARY_LIST_LIMIT names of each list (the report has them all). */
+export interface RestorePlanListing {
+  readonly toRestoreCount: number;
+  readonly alreadyPresentCount: number;
+  readonly softDeletedCount: number;
+  readonly missingOrDamagedCount: number;
+  readonly skippedAtBackupCount: number;
+  readonly toRestore: readonly string[];
+  readonly alreadyPresent: readonly string[];
+  readonly softDeleted: readonly string[];
+  readonly missingOrDamaged: readonly KeyIssue[];
+  readonly skippedAtBackup: readonly KeyIssue[];
 }
 
 export interface RestoreSummary {
   readonly backupSetId: string;
   readonly targetVaultUrl: string;
   readonly dryRun: boolean;
-  readonly plan?: RestorePlan;
-  readonly keys: { readonly total: number; readonly succeeded: number; readonly failed: number; readonly skipped: number };
+  /** Dry runs only. */
+  readonly plan?: RestorePlanListing;
+  /** A dry run counts as succeeded the keys it would restore (their blobs checked). */
+  readonly keys: KeyCounts;
+  /** The first SUMMARY_LIST_LIMIT skipped keys, by name, with reasons; the report has them all. */
   readonly skipped: readonly KeyIssue[];
+  /** The first SUMMARY_LIST_LIMIT failed keys, by name, with reasons; the report has them all. */
   readonly failures: readonly KeyIssue[];
+  /** The report document in the backup store: every key's result (and for a dry run the whole plan). */
+  readonly reportPath: string;
+  /**
+   * Names the restore found still being deleted, recovered or purged in the target (Key Vault answers 409
+   * until that finishes) and waited for before the conflict policy decided; absent when there were none.
+   */
+  readonly waitedForNames?: { readonly deleting: number; readonly recovering: number; readonly purging: number; readonly waitedMs: number };
   readonly startedAt: string;
   readonly endedAt: string;
 }
 
 // ---------------------------------------------------------------- progress (custom status)
 
+/** Custom status of a vault backup or restore. keysTotal = keysSucceeded + keysFailed + keysSkipped + keysPending, at every point. */
 export interface JobProgress {
-  readonly phase: "inventory" | "backup" | "manifest" | "plan" | "restore" | "done";
+  readonly phase: "inventory" | "backup" | "manifest" | "plan" | "restore" | "report" | "done";
+  /** Keys of the job (0 until the inventory or plan is known). */
   readonly keysTotal: number;
-  readonly keysDone: number;
+  readonly keysSucceeded: number;
   readonly keysFailed: number;
   readonly keysSkipped: number;
+  /** Not finished yet; 0 when the job is done. */
+  readonly keysPending: number;
   readonly bytes: number;
   readonly batchesDone: number;
   readonly batchCount: number;

@@ -6,7 +6,8 @@ import { createVaultBackupActivities } from "../activities/vault-backup";
 import { createVaultRestoreActivities } from "../activities/vault-restore";
 import { createHsmActivities } from "../activities/hsm";
 import { BackupSetReader } from "../activities/backup-set-reader";
-import type { ActivityLogger } from "../activities/logging";
+import { withFailureVerdict } from "../activities/failures";
+import type { ActivityInvocation, ActivityLogger } from "../activities/logging";
 import type { KeyClientFactory } from "./keyvault/clients";
 import type { BackupStore } from "./storage/backup-store";
 import type { HsmClientFactory } from "./keyvault/hsm-admin-client";
@@ -26,6 +27,7 @@ export const orchestrators = {
 export interface ActivityDependencies {
   readonly keyClients: KeyClientFactory;
   readonly store: BackupStore;
+  /** For invocations that bring no logger of their own (the local host); the Functions app passes one per invocation. */
   readonly log?: ActivityLogger;
   /** Managed HSM admin clients; without them the HSM activities are not registered. */
   readonly hsmClients?: HsmClientFactory;
@@ -34,20 +36,34 @@ export interface ActivityDependencies {
 }
 
 export type ActivityName = (typeof ActivityNames)[keyof typeof ActivityNames];
-export type ActivityHandlers = Partial<Record<ActivityName, (input: any) => Promise<unknown>>>;
+/**
+ * An activity: its input, and what the host tells this invocation (its logger). Whatever it throws is
+ * tagged retryable or final (activities/failures.ts), which the orchestrators' retries go by.
+ */
+export type ActivityHandler = (input: any, invocation?: ActivityInvocation) => Promise<unknown>;
+export type ActivityHandlers = Partial<Record<ActivityName, ActivityHandler>>;
 
 export function createActivityHandlers(deps: ActivityDependencies): ActivityHandlers {
   const reader = new BackupSetReader(deps.store);
   const backup = createVaultBackupActivities({ ...deps, reader });
   const restore = createVaultRestoreActivities({ ...deps, reader });
   return {
-    [ActivityNames.takeKeyInventory]: backup.takeKeyInventory,
-    [ActivityNames.backupKeyBatch]: backup.backupKeyBatch,
-    [ActivityNames.writeBackupManifest]: backup.writeBackupManifest,
-    [ActivityNames.planRestore]: restore.planRestore,
-    [ActivityNames.restoreKeyBatch]: restore.restoreKeyBatch,
+    [ActivityNames.takeKeyInventory]: withFailureVerdict(backup.takeKeyInventory),
+    [ActivityNames.backupKeyBatch]: withFailureVerdict(backup.backupKeyBatch),
+    [ActivityNames.writeBackupManifest]: withFailureVerdict(backup.writeBackupManifest),
+    [ActivityNames.planRestore]: withFailureVerdict(restore.planRestore),
+    [ActivityNames.restoreKeyBatch]: withFailureVerdict(restore.restoreKeyBatch),
+    [ActivityNames.writeRestoreReport]: withFailureVerdict(restore.writeRestoreReport),
     ...(deps.hsmClients ? createHsmActivityHandlers({ hsmClients: deps.hsmClients, storageAccess: deps.hsmStorageAccess, log: deps.log }) : {}),
   };
+}
+
+/**
+ * The activities as the in-process durable host calls them (input only): their records go to the logger of
+ * their dependencies. The host's own InvocationContext is not passed on.
+ */
+export function forLocalHost(handlers: ActivityHandlers): Record<string, (input: unknown) => Promise<unknown>> {
+  return Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, (input: unknown) => handler(input)]));
 }
 
 /** The HSM activities alone: what a host that only runs HSM jobs (the hsm-* CLI commands) registers. */
@@ -62,8 +78,8 @@ export function createHsmActivityHandlers(deps: {
     ...(deps.log ? { log: deps.log } : {}),
   });
   return {
-    [ActivityNames.startHsmBackup]: hsm.startHsmBackup,
-    [ActivityNames.startHsmRestore]: hsm.startHsmRestore,
-    [ActivityNames.getHsmJobStatus]: hsm.getHsmJobStatus,
+    [ActivityNames.startHsmBackup]: withFailureVerdict(hsm.startHsmBackup),
+    [ActivityNames.startHsmRestore]: withFailureVerdict(hsm.startHsmRestore),
+    [ActivityNames.getHsmJobStatus]: withFailureVerdict(hsm.getHsmJobStatus),
   };
 }

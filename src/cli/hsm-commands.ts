@@ -9,7 +9,7 @@ import { EmulatorTokenCredential } from "../keyvault/clients";
 import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
 import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "../local/durable-host";
 import { JobArgumentsMismatchError, differingJobArguments } from "../local/job-arguments";
-import { createHsmActivityHandlers, orchestrators } from "../registry";
+import { createHsmActivityHandlers, forLocalHost, orchestrators } from "../registry";
 import {
   HSM_SAS_MODES,
   HsmStorageAccessError,
@@ -23,6 +23,8 @@ import { redactUrl } from "../util/redact-url";
 import { DEFAULT_HSM_POLLING } from "../tuning";
 import { endpointProblem, jobIdSchema } from "../validation";
 import { ExitCode, UsageError } from "./errors";
+import { unfinishedJobLine, type JobGuard } from "./exit-guard";
+import { resumeCommand } from "./resume-command";
 import type { Io } from "./main";
 
 /**
@@ -32,6 +34,9 @@ import type { Io } from "./main";
 export interface HsmCommandHelpers {
   readonly io: Io;
   setExit(code: number): void;
+  /** The command line, for the command that resumes a job. */
+  readonly argv: readonly string[];
+  readonly guard?: JobGuard;
 }
 
 interface HsmSharedOptions {
@@ -47,9 +52,10 @@ interface HsmSharedOptions {
 }
 
 const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+const DEFAULT_STATE_DIR = join(homedir(), ".kvbackup", "jobs");
 
 export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers): void {
-  const { io, setExit } = helpers;
+  const { io, setExit, argv, guard } = helpers;
 
   const withShared = (cmd: Command) =>
     cmd
@@ -67,7 +73,7 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
         // The same default as the other commands: an interrupted wait can always be resumed with --job-id.
         new Option("--state-dir <dir>", "job histories are kept here, so an interrupted job can be resumed with --job-id")
           .env("KVBACKUP_STATE_DIR")
-          .default(join(homedir(), ".kvbackup", "jobs"), "~/.kvbackup/jobs"),
+          .default(DEFAULT_STATE_DIR, "~/.kvbackup/jobs"),
       )
       .option("--job-id <id>", "job id; re-run with the same id and --state-dir to resume waiting for an interrupted job")
       .option("--poll-interval-ms <ms>", "first wait between status checks (it grows up to a minute)", intIn("--poll-interval-ms", 100, 3_600_000), DEFAULT_HSM_POLLING.initialIntervalMs)
@@ -123,10 +129,12 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
     const credential = emulatorCa ? new EmulatorTokenCredential() : new DefaultAzureCredential();
     const host = new LocalDurableHost({
       orchestrators,
-      activities: createHsmActivityHandlers({
-        hsmClients: createHsmClientFactory({ credential, emulatorCaCert: emulatorCa }),
-        storageAccess: storageAccess(opts, emulatorCa),
-      }),
+      activities: forLocalHost(
+        createHsmActivityHandlers({
+          hsmClients: createHsmClientFactory({ credential, emulatorCaCert: emulatorCa }),
+          storageAccess: storageAccess(opts, emulatorCa),
+        }),
+      ),
       clock: "real",
       stateDir: opts.stateDir,
     });
@@ -137,6 +145,8 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
       throw new JobArgumentsMismatchError(jobId, differing);
     }
     const stopReporting = reportProgress(host, jobId, label, opts.json === true, io);
+    const resume = resumeCommand(argv, jobId, opts.stateDir ?? DEFAULT_STATE_DIR);
+    const release = guard?.jobStarted({ jobId, resumeCommand: resume, state: () => host.getStatus(jobId)?.runtimeStatus });
     try {
       let status: OrchestrationStatus;
       try {
@@ -145,7 +155,17 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
       } catch (error) {
         // The id of a job that already ended: report how it ended instead of running it again.
         const stored = error instanceof DurableHostError && error.code === "InstanceFinished" ? host.getStatus(jobId) : undefined;
-        if (!stored) throw error;
+        if (!stored) {
+          const state = host.getStatus(jobId)?.runtimeStatus;
+          const refused = error instanceof DurableHostError && (error.code === "StateMismatch" || error.code === "InstanceRunning");
+          if (state === undefined || refused || ["Completed", "Failed", "Terminated"].includes(state)) throw error;
+          // Started, and not ended: say so, with the command that goes on with it.
+          setExit(ExitCode.failed);
+          const why = `${(error instanceof Error ? error.message : String(error)).split("\n")[0]}; the job is still ${state}`;
+          if (opts.json) io.stdout.write(JSON.stringify({ jobId, status: "Unfinished", error: why, resumeCommand: resume }) + "\n");
+          io.stderr.write(`${unfinishedJobLine("kvbackup", jobId, why, resume)}\n`);
+          return;
+        }
         status = stored;
       }
       stopReporting();
@@ -157,6 +177,7 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
       printSummary(jobId, status.output as HsmJobSummary, opts.json === true);
       setExit(ExitCode.ok);
     } finally {
+      release?.();
       stopReporting();
       await host.close();
     }

@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { DefaultAzureCredential } from "@azure/identity";
 import type { BackupSummary, ConflictPolicy, RestoreSummary } from "../contracts";
 import { JobArgumentsMismatchError } from "../local/job-arguments";
-import { LocalRuntime, type JobHandle } from "../local/runtime";
+import { LocalRuntime, newJobId, type JobHandle } from "../local/runtime";
 import { DurableHostError } from "../local/durable-host";
 import { openBackupStore, InvalidStorageError } from "../storage/open-store";
 import type { BackupStore } from "../storage/backup-store";
@@ -16,8 +16,12 @@ import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundErr
 import { RESTORE_CONFLICT_PREFIX } from "../../orchestrators/vault-restore";
 import { endpointProblem, globSchema, jobIdSchema } from "../validation";
 import { ExitCode, UsageError } from "./errors";
+import { unfinishedJobLine, type JobGuard } from "./exit-guard";
+import { resumeCommand } from "./resume-command";
 import { createProgressReporter } from "./progress";
 import { registerHsmCommands } from "./hsm-commands";
+
+const DEFAULT_STATE_DIR = join(homedir(), ".kvbackup", "jobs");
 
 interface SharedOptions {
   storage?: string;
@@ -42,10 +46,15 @@ export interface OutputStream {
   isTTY?: boolean;
 }
 
+export interface MainOptions {
+  /** Told when a job starts and ends (bin/kvbackup.js passes the process's exit guard). */
+  readonly guard?: JobGuard;
+}
+
 /** Entry point of the `kvbackup` command; resolves to the exit code. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }, options: MainOptions = {}): Promise<number> {
   let exitCode: number = ExitCode.ok;
-  const program = buildProgram(io, (code) => (exitCode = code), argv);
+  const program = buildProgram(io, (code) => (exitCode = code), argv, options.guard);
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -79,7 +88,7 @@ function classifyError(error: unknown): { code: number; message: string } {
   return { code: ExitCode.failed, message };
 }
 
-function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): Command {
+function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], guard: JobGuard | undefined): Command {
   const program = new Command("kvbackup")
     .description("Back up and restore Azure Key Vault keys and Managed HSMs (runs the Durable orchestrations in this process)")
     .showHelpAfterError(false)
@@ -99,7 +108,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): 
       .addOption(
         new Option("--state-dir <dir>", "job histories are kept here, so an interrupted job can be resumed with --job-id")
           .env("KVBACKUP_STATE_DIR")
-          .default(join(homedir(), ".kvbackup", "jobs"), "~/.kvbackup/jobs"),
+          .default(DEFAULT_STATE_DIR, "~/.kvbackup/jobs"),
       )
       .option("--batch-size <n>", "keys per batch activity", positiveInt("--batch-size", 1, 1000))
       .option("--batches-in-flight <n>", "batch activities at once", positiveInt("--batches-in-flight", 1, 256))
@@ -123,10 +132,11 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): 
     checkEndpoint("--vault", opts.vault, emulatorCa !== undefined);
     checkGlobs(opts.include, "--include");
     checkGlobs(opts.exclude, "--exclude");
-    const jobId = checkJobId(opts.jobId);
+    const jobId = checkJobId(opts.jobId) ?? newJobId();
     const store = await openStore(opts);
     await runVaultJob({
       opts,
+      jobId,
       runtime: createRuntime(opts, store, emulatorCa),
       label: "backup",
       start: (runtime) => runtime.startBackup({ vaultUrl: opts.vault, include: opts.include, exclude: opts.exclude, versionDetails: opts.versionDetails }, jobId),
@@ -151,7 +161,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): 
       if (opts.vault !== undefined) checkEndpoint("--vault", opts.vault, emulatorCa !== undefined);
       checkGlobs(opts.include, "--include");
       checkGlobs(opts.exclude, "--exclude");
-      const jobId = checkJobId(opts.jobId);
+      const jobId = checkJobId(opts.jobId) ?? newJobId();
       const store = await openStore(opts);
       // Resolve the set before anything starts: a wrong id is bad input, not a failed job.
       const paths = await new BackupSetReader(store).locate(opts.backupSet);
@@ -159,6 +169,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): 
       if (opts.vault === undefined) checkEndpoint("the set's source vault", manifest.vaultUrl, emulatorCa !== undefined);
       await runVaultJob({
         opts,
+        jobId,
         runtime: createRuntime(opts, store, emulatorCa),
         label: opts.dryRun ? "plan" : "restore",
         start: (runtime) =>
@@ -217,32 +228,49 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): 
       setExit(await runEmulatorCli(index >= 0 ? argv.slice(index + 1) : []));
     });
 
-  registerHsmCommands(program, { io, setExit }); // hsm-backup, hsm-restore: src/cli/hsm-commands.ts
+  registerHsmCommands(program, { io, setExit, argv, ...(guard ? { guard } : {}) }); // hsm-backup, hsm-restore: src/cli/hsm-commands.ts
 
   /**
    * Runs a vault job on its runtime to the end: progress while it runs, then its summary (or its failure,
-   * exit 1), exit 3 when some keys failed. The runtime is closed whatever happens.
+   * exit 1), exit 3 when some keys failed. The runtime is closed whatever happens. Exit 0 only with the
+   * output of a job that completed: a job that did not reach its end (the host gave up waiting, or the
+   * process is ending) is exit 1 with the command that resumes it.
    */
   async function runVaultJob<T extends { keys: { failed: number } }>(job: {
     opts: SharedOptions;
+    jobId: string;
     runtime: LocalRuntime;
     label: string;
     start: (runtime: LocalRuntime) => Promise<JobHandle<T>>;
     print: (io: Io, json: boolean, jobId: string, output: T) => void;
     failure?: (message: string) => string;
   }): Promise<void> {
-    const { opts, runtime } = job;
+    const { opts, runtime, jobId } = job;
+    const resume = resumeCommand(argv, jobId, opts.stateDir ?? DEFAULT_STATE_DIR);
+    const release = guard?.jobStarted({ jobId, resumeCommand: resume, state: () => runtime.host.getStatus(jobId)?.runtimeStatus });
     try {
-      const handle = await job.start(runtime);
-      const { status, output } = await follow(runtime, handle, job.label, opts.json === true, io);
+      let outcome: Awaited<JobHandle<T>["result"]>;
+      try {
+        const handle = await job.start(runtime);
+        outcome = await follow(runtime, handle, job.label, opts.json === true, io);
+      } catch (error) {
+        const state = runtime.host.getStatus(jobId)?.runtimeStatus;
+        // Refused before it ran (bad input, a job id given again with other arguments): not a job to resume.
+        if (state === undefined || isTerminal(state) || classifyError(error).code === ExitCode.badInput) throw error;
+        setExit(ExitCode.failed);
+        const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
+        return unfinished(io, opts, jobId, `${reason}; the job is still ${state}`, resume);
+      }
+      const { status, output } = outcome;
       if (!output) {
         setExit(ExitCode.failed);
         const message = status.failureDetails?.errorMessage ?? `job ended ${status.runtimeStatus}`;
-        return fail(io, opts, handle.jobId, job.failure ? job.failure(message) : message);
+        return fail(io, opts, jobId, job.failure ? job.failure(message) : message);
       }
-      job.print(io, opts.json === true, handle.jobId, output);
+      job.print(io, opts.json === true, jobId, output);
       setExit(output.keys.failed > 0 ? ExitCode.partial : ExitCode.ok);
     } finally {
+      release?.();
       await runtime.close();
     }
   }
@@ -290,6 +318,16 @@ async function follow<T>(
   }
 }
 
+function unfinished(io: Io, opts: SharedOptions, jobId: string, why: string, resume: string): void {
+  const line = unfinishedJobLine("kvbackup", jobId, why, resume);
+  if (opts.json) io.stdout.write(JSON.stringify({ jobId, status: "Unfinished", error: why, resumeCommand: resume }) + "\n");
+  io.stderr.write(`${line}\n`);
+}
+
+function isTerminal(state: string): boolean {
+  return state === "Completed" || state === "Failed" || state === "Terminated";
+}
+
 function fail(io: Io, opts: SharedOptions, jobId: string, message: string): void {
   const line = message.split("\n")[0]!;
   if (opts.json) io.stdout.write(JSON.stringify({ jobId, status: "Failed", error: line }) + "\n");
@@ -309,6 +347,8 @@ function printBackup(io: Io, json: boolean, jobId: string, s: BackupSummary): vo
       `  versions  ${s.versionDetails !== false ? s.versions : "not listed (--no-version-details)"}`,
       `  bytes     ${s.bytes}`,
       ...s.failures.map((f) => `  failed    ${f.name}: ${f.reason}`),
+      ...s.skipped.map((f) => `  skipped   ${f.name}: ${f.reason}`),
+      ...more(s.keys.failed + s.keys.skipped, s.failures.length + s.skipped.length, s.reportPath),
     ].join("\n") + "\n",
   );
 }
@@ -319,21 +359,32 @@ function printRestore(io: Io, json: boolean, jobId: string, s: RestoreSummary): 
     return;
   }
   const lines = [`${s.dryRun ? "restore plan" : "restore"} of ${s.backupSetId} into ${s.targetVaultUrl}`];
+  const names = (count: number, list: readonly string[]) => `${count}${list.length ? `: ${list.slice(0, 20).join(", ")}${count > 20 ? ", …" : ""}` : ""}`;
   if (s.plan && s.dryRun) {
+    const p = s.plan;
     lines.push(
-      `  to restore        ${s.plan.toRestoreCount}`,
-      `  already present   ${s.plan.alreadyPresent.length}${s.plan.alreadyPresent.length ? `: ${s.plan.alreadyPresent.slice(0, 20).join(", ")}` : ""}`,
-      `  soft-deleted      ${s.plan.softDeleted.length}${s.plan.softDeleted.length ? `: ${s.plan.softDeleted.slice(0, 20).join(", ")}` : ""}`,
-      `  missing/damaged   ${s.plan.missingOrDamaged.length}`,
-      ...s.plan.missingOrDamaged.map((k) => `    ${k.name}: ${k.reason}`),
-      `  skipped at backup ${s.plan.skippedAtBackup.length}`,
-      ...s.plan.skippedAtBackup.map((k) => `    ${k.name}: ${k.reason}`),
+      `  to restore        ${p.toRestoreCount}`,
+      `  already present   ${names(p.alreadyPresentCount, p.alreadyPresent)}`,
+      `  soft-deleted      ${names(p.softDeletedCount, p.softDeleted)}`,
+      `  missing/damaged   ${p.missingOrDamagedCount}`,
+      ...p.missingOrDamaged.map((k) => `    ${k.name}: ${k.reason}`),
+      `  skipped at backup ${p.skippedAtBackupCount}`,
+      ...p.skippedAtBackup.map((k) => `    ${k.name}: ${k.reason}`),
+      ...more(p.missingOrDamagedCount + p.skippedAtBackupCount, p.missingOrDamaged.length + p.skippedAtBackup.length, s.reportPath),
     );
   } else {
     lines.push(`  keys  ${s.keys.succeeded} restored, ${s.keys.skipped} skipped, ${s.keys.failed} failed, of ${s.keys.total}`);
+    const w = s.waitedForNames;
+    if (w) lines.push(`  waited for names still settling in the target: ${w.purging} being purged, ${w.deleting} being deleted, ${w.recovering} being recovered (${(w.waitedMs / 1000).toFixed(1)} s in all)`);
     lines.push(...s.skipped.map((k) => `  skipped  ${k.name}: ${k.reason}`), ...s.failures.map((k) => `  failed   ${k.name}: ${k.reason}`));
+    lines.push(...more(s.keys.skipped + s.keys.failed, s.skipped.length + s.failures.length, s.reportPath));
   }
   io.stdout.write(lines.join("\n") + "\n");
+}
+
+/** Where the rest is, when a summary lists only the first of its keys. */
+function more(total: number, listed: number, reportPath: string): string[] {
+  return total > listed ? [`  … ${total - listed} more in ${reportPath}`] : [];
 }
 
 function readEmulatorCa(path: string | undefined): string | undefined {

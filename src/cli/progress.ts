@@ -28,7 +28,7 @@ export function createProgressReporter(label: string, stream: { write(text: stri
           started = true;
         }
         bar.setTotal(Math.max(p.keysTotal, 1));
-        bar.update(p.keysDone + p.keysSkipped, { failed: p.keysFailed, phase: p.phase });
+        bar.update(p.keysTotal - p.keysPending, { failed: p.keysFailed, phase: p.phase });
       },
       stop() {
         if (started) bar.stop();
@@ -40,7 +40,7 @@ export function createProgressReporter(label: string, stream: { write(text: stri
   return {
     update(p) {
       if (!p) return;
-      const line = `${label}: ${p.phase} ${p.keysDone + p.keysSkipped}/${p.keysTotal} keys, ${p.keysFailed} failed`;
+      const line = `${label}: ${p.phase} ${p.keysTotal - p.keysPending}/${p.keysTotal} keys, ${p.keysFailed} failed`;
       const now = Date.now();
       if (line !== last && (now - lastAt > 2_000 || p.phase === "done")) {
         stream.write(`${line}\n`);

@@ -3,9 +3,11 @@ import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
 import { DefaultAzureCredential } from "@azure/identity";
 import { ActivityNames } from "../contracts";
-import { loadConfig } from "../config";
+import { ConfigurationError, loadConfig } from "../config";
 import { createKeyClientFactory, EmulatorTokenCredential } from "../keyvault/clients";
-import { createActivityHandlers, orchestrators, type ActivityHandlers } from "../registry";
+import { createActivityHandlers, orchestrators, type ActivityHandler, type ActivityHandlers, type ActivityName } from "../registry";
+import { tagActivityFailure } from "../../activities/failures";
+import type { ActivityLogger } from "../../activities/logging";
 import { openBackupStore } from "../storage/open-store";
 import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
 import { createHsmStorageAccess } from "../storage/hsm-storage-access";
@@ -20,8 +22,12 @@ for (const [name, orchestrator] of Object.entries(orchestrators)) {
 
 let handlers: ActivityHandlers | undefined;
 
-/** Built on first use, so that a bad setting fails the activity with every problem named, not the import. */
-function activityHandlers(context: InvocationContext): ActivityHandlers {
+/**
+ * Built on first use, so that a bad setting fails the activity with every problem named, not the import.
+ * Shared by every invocation (clients, pacing and caches are per process); the logger is not: each call
+ * gets its own invocation's (see activityLogger).
+ */
+function activityHandlers(): ActivityHandlers {
   if (!handlers) {
     const config = loadConfig();
     const emulatorCaCert = config.emulatorCaPath ? readFileSync(config.emulatorCaPath, "utf8") : undefined;
@@ -31,18 +37,29 @@ function activityHandlers(context: InvocationContext): ActivityHandlers {
       store: openBackupStore({ storage: config.storage, container: config.container, credential: new DefaultAzureCredential() }),
       hsmClients: createHsmClientFactory({ credential, emulatorCaCert }),
       hsmStorageAccess: createHsmStorageAccess({ mode: config.hsmSasMode, storage: config.storage, credential: new DefaultAzureCredential() }),
-      log: (record) => context.log(JSON.stringify({ source: "kvbackup", ...record })),
     });
   }
   return handlers;
 }
 
+/** One JSON line per record, in the log of the invocation that wrote it (Application Insights indexes its fields). */
+export function activityLogger(context: InvocationContext): ActivityLogger {
+  return (record) => context.log(JSON.stringify({ source: "kvbackup", ...record }));
+}
+
+/** The handler registered for an activity: the shared activity, told about this invocation. */
+export async function runActivity(name: ActivityName, input: unknown, context: InvocationContext): Promise<unknown> {
+  let handler: ActivityHandler | undefined;
+  try {
+    handler = activityHandlers()[name];
+    if (!handler) throw new ConfigurationError([`activity ${name} is not available in this deployment`]);
+  } catch (error) {
+    // A bad setting is final: no attempt of the activity will read other settings.
+    throw tagActivityFailure(error);
+  }
+  return handler(input, { logger: activityLogger(context) });
+}
+
 for (const name of Object.values(ActivityNames)) {
-  df.app.activity(name, {
-    handler: (input: unknown, context: InvocationContext) => {
-      const handler = activityHandlers(context)[name];
-      if (!handler) throw new Error(`activity ${name} is not available in this deployment`);
-      return handler(input);
-    },
-  });
+  df.app.activity(name, { handler: (input: unknown, context: InvocationContext) => runActivity(name, input, context) });
 }

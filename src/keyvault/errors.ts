@@ -1,6 +1,9 @@
+import { isRetryableStatus, isTransientNetworkFailure } from "../retryability";
+
 /**
- * Key Vault failures as named errors, and the one place that decides what is worth retrying.
- * Everything above the adapters reasons about these classes, never about raw status codes.
+ * Key Vault failures as named errors, by the one rule of src/retryability.ts of what is worth retrying.
+ * Everything above the adapters reasons about these classes, never about raw status codes. Each keeps
+ * the error it was made from as its `cause`.
  */
 
 export abstract class KeyVaultOperationError extends Error {
@@ -9,8 +12,9 @@ export abstract class KeyVaultOperationError extends Error {
     message: string,
     readonly statusCode: number | undefined,
     readonly code: string | undefined,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -31,10 +35,11 @@ export class KeyConflictError extends KeyVaultOperationError {
     message: string,
     statusCode: number | undefined,
     code: string | undefined,
+    options?: ErrorOptions,
     /** The body's `innererror.code`, when the client kept it (the keys SDK does not). */
     readonly innerCode?: string,
   ) {
-    super(message, statusCode, code);
+    super(message, statusCode, code, options);
   }
 
   /** The name is held by a soft-deleted key (recover or purge it first). */
@@ -84,9 +89,12 @@ export class KeyVaultUnavailableError extends KeyVaultOperationError {
   readonly retryable = true;
 }
 
+/** Any other answer (final), or a failure without an answer of no known kind (tried again: it may not recur). */
 export class KeyVaultUnexpectedError extends KeyVaultOperationError {
   override readonly name = "KeyVaultUnexpectedError";
-  readonly retryable = false;
+  get retryable(): boolean {
+    return this.statusCode === undefined || isRetryableStatus(this.statusCode);
+  }
 }
 
 interface RestLikeError {
@@ -96,17 +104,6 @@ interface RestLikeError {
   details?: { error?: { code?: string; message?: string; innerError?: { code?: string }; innererror?: { code?: string } } };
 }
 
-const TRANSIENT_NETWORK_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "REQUEST_SEND_ERROR",
-  "UND_ERR_SOCKET",
-]);
-
 /** Maps an error thrown by the Key Vault SDK or our REST client to a named error. */
 export function toKeyVaultError(error: unknown): KeyVaultOperationError {
   if (error instanceof KeyVaultOperationError) return error;
@@ -114,20 +111,19 @@ export function toKeyVaultError(error: unknown): KeyVaultOperationError {
   const status = typeof e.statusCode === "number" ? e.statusCode : undefined;
   const code = e.details?.error?.code ?? e.code;
   const message = firstLine(e.details?.error?.message ?? e.message ?? String(error));
+  const cause = { cause: error };
   if (status === undefined) {
-    if ((code && TRANSIENT_NETWORK_CODES.has(code)) || e.name === "AbortError" || /socket hang up|ECONNRESET|timeout/i.test(message)) {
-      return new KeyVaultUnavailableError(message, status, code);
-    }
-    return new KeyVaultUnexpectedError(message, status, code);
+    if (isTransientNetworkFailure({ code: e.code, name: e.name, message })) return new KeyVaultUnavailableError(message, status, code, cause);
+    return new KeyVaultUnexpectedError(message, status, code, cause);
   }
-  if (status === 404) return new KeyNotFoundError(message, status, code);
-  if (status === 409) return new KeyConflictError(message, status, code, e.details?.error?.innerError?.code ?? e.details?.error?.innererror?.code);
-  if (status === 403 && /associated with a certificate/i.test(message)) return new CertificateBackedKeyError(message, status, code);
-  if (status === 401 || status === 403) return new KeyVaultAccessDeniedError(message, status, code);
-  if (status === 429) return new KeyVaultThrottledError(message, status, code);
-  if (status === 408 || status >= 500) return new KeyVaultUnavailableError(message, status, code);
-  if (status === 400) return new KeyVaultBadRequestError(message, status, code);
-  return new KeyVaultUnexpectedError(message, status, code);
+  if (status === 404) return new KeyNotFoundError(message, status, code, cause);
+  if (status === 409) return new KeyConflictError(message, status, code, cause, e.details?.error?.innerError?.code ?? e.details?.error?.innererror?.code);
+  if (status === 403 && /associated with a certificate/i.test(message)) return new CertificateBackedKeyError(message, status, code, cause);
+  if (status === 401 || status === 403) return new KeyVaultAccessDeniedError(message, status, code, cause);
+  if (status === 429) return new KeyVaultThrottledError(message, status, code, cause);
+  if (isRetryableStatus(status)) return new KeyVaultUnavailableError(message, status, code, cause);
+  if (status === 400) return new KeyVaultBadRequestError(message, status, code, cause);
+  return new KeyVaultUnexpectedError(message, status, code, cause);
 }
 
 export function isRetryable(error: unknown): boolean {

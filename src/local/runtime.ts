@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
 import { OrchestratorNames, type BackupSummary, type JobProgress, type JobTuning, type RestoreSummary, type VaultBackupInput, type VaultRestoreInput } from "../contracts";
 import { createKeyClientFactory, EmulatorTokenCredential, type KeyClientFactory } from "../keyvault/clients";
-import { createActivityHandlers, orchestrators } from "../registry";
+import { createActivityHandlers, forLocalHost, orchestrators } from "../registry";
 import type { BackupStore } from "../storage/backup-store";
 import { DEFAULT_ACTIVITY_RETRY, DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "../tuning";
 import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "./durable-host";
@@ -56,7 +56,7 @@ export class LocalRuntime {
     });
     this.host = new LocalDurableHost({
       orchestrators,
-      activities,
+      activities: forLocalHost(activities),
       // Enough slots for every batch in flight plus the small activities around them.
       activityConcurrency: this.tuning.batchesInFlight + 2,
       clock: options.clock ?? "real",

@@ -93,11 +93,13 @@ export class RateLimiter {
       return;
     }
     const wait = Math.max(1, oldest + this.windowMs - this.now());
+    // Referenced (never unref'd): when pacing holds every call, this timer is the only thing the job waits
+    // on, and an unreferenced one let Node end the process mid-job with exit code 0. It exists only while
+    // callers wait, so it keeps nothing alive after them.
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.wake();
     }, wait);
-    this.timer.unref?.();
   }
 
   private wake(): void {

@@ -346,14 +346,14 @@ describe("GET /api/jobs/{id}, GET /api/jobs, POST /api/jobs/{id}/cancel", () => 
     const started = await call("startVaultBackup", post("backups", { vault: VAULT }));
     Object.assign(client.instances.get(started.body.id)!, {
       runtimeStatus: "Running",
-      customStatus: { phase: "backup", keysTotal: 10, keysDone: 4 },
+      customStatus: { phase: "backup", keysTotal: 10, keysSucceeded: 3, keysFailed: 1, keysSkipped: 0, keysPending: 6 },
       lastUpdatedTime: new Date(NOW.getTime() + 5000),
     });
     const { status, body } = await call("getJob", get(`jobs/${started.body.id}`, {}, { id: started.body.id }));
     expect(status).toBe(200);
     expect(body).toEqual({
       id: started.body.id, type: "vault-backup", trigger: "http", target: VAULT, runtimeStatus: "Running",
-      progress: { phase: "backup", keysTotal: 10, keysDone: 4 },
+      progress: { phase: "backup", keysTotal: 10, keysSucceeded: 3, keysFailed: 1, keysSkipped: 0, keysPending: 6 },
       createdTime: NOW.toISOString(), lastUpdatedTime: new Date(NOW.getTime() + 5000).toISOString(),
       result: null, statusUrl: `${BASE}/api/jobs/${started.body.id}`,
     });

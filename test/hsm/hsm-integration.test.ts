@@ -10,7 +10,7 @@ import { KeyConflictError } from "../../src/keyvault/errors";
 import { createHsmClientFactory, type HsmClientFactory } from "../../src/keyvault/hsm-admin-client";
 import { AZURITE_ACCOUNT_KEY, startAzurite, type RunningAzurite } from "../../src/local/azurite";
 import { LocalDurableHost, type OrchestrationStatus } from "../../src/local/durable-host";
-import { createHsmActivityHandlers, orchestrators } from "../../src/registry";
+import { createHsmActivityHandlers, forLocalHost, orchestrators } from "../../src/registry";
 import { createHsmStorageAccess, type HsmStorageAccess } from "../../src/storage/hsm-storage-access";
 import { main } from "../../src/cli/main";
 
@@ -69,7 +69,7 @@ function accountSasAccess(): HsmStorageAccess {
 async function runJob(orchestrator: string, input: HsmBackupInput | HsmRestoreInput, storageAccess: HsmStorageAccess, instanceId: string): Promise<OrchestrationStatus> {
   const host = new LocalDurableHost({
     orchestrators,
-    activities: createHsmActivityHandlers({ hsmClients, storageAccess }),
+    activities: forLocalHost(createHsmActivityHandlers({ hsmClients, storageAccess })),
     clock: "real",
     stateDir,
   });

@@ -10,9 +10,10 @@ import {
   type StartHsmBackupInput,
   type StartHsmRestoreInput,
 } from "../../src/contracts";
+import type { HsmClientFactory } from "../../src/keyvault/hsm-admin-client";
 import { LocalDurableHost, type ActivityFunction } from "../../src/local/durable-host";
-import { orchestrators } from "../../src/registry";
-import { HSM_JOB_FAILED_PREFIX, HSM_JOB_TIMEOUT_PREFIX } from "../../orchestrators/hsm";
+import { createHsmActivityHandlers, orchestrators } from "../../src/registry";
+import { DEFAULT_HSM_ACTIVITY_RETRY, HSM_JOB_FAILED_PREFIX, HSM_JOB_TIMEOUT_PREFIX } from "../../orchestrators/hsm";
 
 /**
  * The HSM orchestrators on the durable-functions replay engine (in-process host, virtual clock) with fake
@@ -236,5 +237,61 @@ describe("HSM restore orchestrator", () => {
     );
     expect(status.runtimeStatus).toBe("Failed");
     expect(status.failureDetails?.errorMessage).toContain("restore job hsmjob1 ended Failed: BackupNotFound: No complete backup was found in folder mhsm-x.");
+  });
+});
+
+describe("HSM orchestrators with the registered activities: final failures end the job at once", () => {
+  /** An HSM whose start answers as given; status reads succeed. */
+  function hsmAnswering(start: () => Promise<unknown>, calls: { starts: number }) {
+    const client = {
+      beginFullBackup: async () => {
+        calls.starts++;
+        return start();
+      },
+      beginFullRestore: async () => {
+        calls.starts++;
+        return start();
+      },
+      beginSelectiveKeyRestore: async () => {
+        calls.starts++;
+        return start();
+      },
+    };
+    return createHsmActivityHandlers({ hsmClients: (() => client) as unknown as HsmClientFactory }) as Record<string, ActivityFunction>;
+  }
+  const restError = (statusCode: number, code: string, message: string) => Object.assign(new Error(message), { name: "RestError", statusCode, code });
+  const restore = (keyName?: string): HsmRestoreInput => ({
+    hsmUrl: HSM,
+    folderUrl: FOLDER,
+    ...(keyName ? { keyName } : {}),
+    polling: { initialIntervalMs: 1_000, maxIntervalMs: 8_000, backoffCoefficient: 2, timeoutMs: 60_000 },
+  });
+
+  it("when the HSM refuses the start as a bad request (400), the job fails at its first attempt, with the service's message and no wait", async () => {
+    const calls = { starts: 0 };
+    const activities = hsmAnswering(() => Promise.reject(restError(400, "BadParameter", "The 'folderToRestore' property is invalid.")), calls);
+    const { status } = await run(OrchestratorNames.hsmRestore, restore(), activities, "hsm-bad-request");
+    expect(status.runtimeStatus).toBe("Failed");
+    expect(status.failureDetails?.errorMessage).toBe("The 'folderToRestore' property is invalid.");
+    expect(calls.starts).toBe(1);
+    expect(status.metrics.timersCreated).toBe(0);
+  });
+
+  it("when the request itself is invalid (a key name the service cannot take), the job fails at once without calling the HSM", async () => {
+    const calls = { starts: 0 };
+    const activities = hsmAnswering(async () => inProgress("selectiveRestore"), calls);
+    const { status } = await run(OrchestratorNames.hsmRestore, restore("not a key name"), activities, "hsm-invalid-key");
+    expect(status.runtimeStatus).toBe("Failed");
+    expect(status.failureDetails?.errorMessage).toContain("is not a valid key name");
+    expect(calls.starts).toBe(0);
+    expect(status.metrics.activitiesScheduled).toBe(1);
+  });
+
+  it("when the HSM answers 503 to the start, the start is tried again by the default policy", async () => {
+    const calls = { starts: 0 };
+    const activities = hsmAnswering(() => Promise.reject(restError(503, "ServiceUnavailable", "busy")), calls);
+    const { status } = await run(OrchestratorNames.hsmRestore, restore(), activities, "hsm-unavailable");
+    expect(status.runtimeStatus).toBe("Failed");
+    expect(calls.starts).toBe(DEFAULT_HSM_ACTIVITY_RETRY.maxAttempts);
   });
 });

@@ -89,6 +89,9 @@ describe("restore into a vault whose names are still being purged, deleted or re
       "recovering-00000": { state: "recovering", outcome: "skipped" },
     });
     for (const r of waited) expect(r["waitedMs"]).toEqual(expect.any(Number));
+    // and the summary says so too
+    expect(restore.output?.waitedForNames).toEqual({ deleting: 1, recovering: 1, purging: 4, waitedMs: expect.any(Number) });
+    expect(restore.output!.waitedForNames!.waitedMs).toBeGreaterThan(0);
   }, 60_000);
 
   it("when a name is still being purged after the whole wait, that key is reported failed with a reason to retry, not skipped as a conflict", async () => {
@@ -107,23 +110,18 @@ describe("restore into a vault whose names are still being purged, deleted or re
       sleep: async (ms) => void slept.push(ms),
     });
 
-    // Act
-    const result = await activities.restoreKeyBatch({
-      jobId: "stuck-job",
-      backupSetId,
-      targetVaultUrl: target.url,
-      include: [],
-      exclude: [],
-      batchIndex: 0,
-      batchSize: 10,
-      keyConcurrency: 1,
-      onConflict: "skip",
-    });
+    // Act: plan (the name is in limbo: neither live nor soft-deleted, so it is to be restored), one batch, the report
+    const jobId = "stuck-job";
+    const plan = await activities.planRestore({ jobId, backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 10 });
+    const result = await activities.restoreKeyBatch({ jobId, backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 1, onConflict: "skip" });
+    const summary = await activities.writeRestoreReport({ jobId, backupSetId, dryRun: false, startedAt: "2026-12-01T00:00:00Z", endedAt: "2026-12-01T00:01:00Z", failedBatches: [] });
 
     // Assess
-    expect(result.restored).toBe(0);
-    expect(result.skipped).toEqual([]);
-    expect(result.failed).toEqual([{ name: "stuck-00000", reason: expect.stringMatching(/^the name was still being purged in the target vault after 30\.0 s .*retry the restore later$/) }]);
+    expect(plan.toRestoreCount).toBe(1);
+    expect(result).toEqual({ batchIndex: 0, restored: 0, skipped: 0, failed: 1 });
+    expect(summary.skipped).toEqual([]);
+    expect(summary.failures).toEqual([{ name: "stuck-00000", reason: expect.stringMatching(/^the name was still being purged in the target vault after 30\.0 s .*retry the restore later$/) }]);
+    expect(summary.waitedForNames).toEqual({ deleting: 0, recovering: 0, purging: 1, waitedMs: 30_000 });
     expect(slept.reduce((a, b) => a + b, 0)).toBe(30_000);
     expect(target.stats().operations["restoreKey"]).toBe(slept.length + 1);
   });

@@ -145,17 +145,24 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
       expect(target.keyCount()).toBe(12);
     });
 
-    it("when it is a dry run, it returns the plan and writes nothing, to the vault or the store", async () => {
+    it("when it is a dry run, it returns the plan, changes nothing in the vault, and writes to the store only its own plan and report", async () => {
       const before = await storeContents(store);
       const target = await env.emulator.addVault();
       await target.seedKeys({ count: 1, prefix: "small", startIndex: 3 });
-      const result = await (await runtime.startRestore({ backupSetId, targetVaultUrl: target.url, include: ["small-*"], exclude: [], dryRun: true, onConflict: "skip" })).result;
+      const handle = await runtime.startRestore({ backupSetId, targetVaultUrl: target.url, include: ["small-*"], exclude: [], dryRun: true, onConflict: "skip" });
+      const result = await handle.result;
       const plan = result.output!.plan!;
       expect(plan.toRestoreCount).toBe(11);
       expect(plan.toRestore).toHaveLength(11);
       expect(plan.alreadyPresent).toEqual(["small-00003"]);
+      expect(result.output!.keys).toEqual({ total: 12, succeeded: 11, failed: 0, skipped: 1 });
       expect(target.listKeyNames()).toEqual(["small-00003"]);
-      expect(await storeContents(store)).toEqual(before);
+      expect(target.stats().operations["restoreKey"] ?? 0).toBe(0);
+      const after = await storeContents(store);
+      const jobFolder = `${paths.root}/restores/${handle.jobId}/`;
+      expect([...after.keys()].filter((p) => !before.has(p)).sort()).toEqual([`${jobFolder}plan.json`, `${jobFolder}report.json`]);
+      for (const [path, hash] of before) expect(after.get(path)).toBe(hash);
+      expect(result.output!.reportPath).toBe(`${jobFolder}report.json`);
     });
 
     it("when a name exists and the policy is skip, it is reported as skipped and the rest are restored", async () => {
@@ -224,6 +231,8 @@ async function copySetWithDamagedBlob(store: BackupStore, paths: BackupSetPaths,
   const copyId = paths.backupSetId.replace(/-[^-]+$/, "-damagedcopy");
   const copy = new BackupSetPaths(paths.vaultFolderName, copyId);
   for await (const item of store.list(`${paths.root}/`)) {
+    // The set's own files only, not the documents of restores of it.
+    if (item.path.startsWith(`${paths.root}/restores/`)) continue;
     let data = await store.read(item.path);
     const relative = item.path.slice(paths.root.length);
     if (item.path === paths.keyBlob(keyName)) {

@@ -21,6 +21,7 @@ import { LocalRuntime } from "../../src/local/runtime";
 import { compareSnapshots, snapshotVault } from "../../src/local/vault-snapshot";
 import { createActivityHandlers, orchestrators } from "../../src/registry";
 import { BackupSetPaths, inventorySchema, manifestSchema, parseDocument, sha256Hex, vaultFolder } from "../../src/storage/backup-set";
+import { RestoreJobPaths, restoreBatchRecordSchema } from "../../src/storage/restore-job";
 import type { BackupStore } from "../../src/storage/backup-store";
 import { openBackupStore } from "../../src/storage/open-store";
 import { DEFAULT_ACTIVITY_RETRY } from "../../src/tuning";
@@ -205,17 +206,32 @@ describe("backup and restore under injected faults", () => {
   }, 180_000);
 
   it("when a set taken without version details is restored twice, the batch knows its own keys by their update time, even if a key changed between inventory and backup, and not an older key of the same name", async () => {
-    // Prepare: the target already holds an older "lean-00001" (made a second before the source's keys);
-    // the set is taken with the activities one by one, and "lean-00000" changes between the inventory and
-    // its batch (no spare budget, so the inventory backs up nothing itself).
-    const target = await emulator.addVault({ name: "lean-target" });
-    await directClient(target.url).createKey("lean-00001", "EC");
+    // Prepare: an older "lean-00001" (made a second before the source's keys) is backed up from another
+    // vault; the set is taken with the activities one by one, and "lean-00000" changes between the
+    // inventory and its batch (no spare budget, so the inventory backs up nothing itself).
+    const elsewhere = await emulator.addVault({ name: "lean-older" });
+    await directClient(elsewhere.url).createKey("lean-00001", "EC");
+    const olderCopy = (await directClient(elsewhere.url).backupKey("lean-00001"))!;
     await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const target = await emulator.addVault({ name: "lean-target" });
     const vault = await emulator.addVault({ name: "lean-source" });
     await vault.seedKeys({ count: 2, versions: 2, prefix: "lean" });
     const factory = createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert });
     const noSpareBudget = Object.assign((url: string) => factory(url), { spareBudget: () => 0 });
-    const activities = createActivityHandlers({ keyClients: noSpareBudget, store }) as Record<string, (input: any) => Promise<any>>;
+    // The first record of the restore batch is never written (the process died right after the restores).
+    let recordRefused = false;
+    const flakyStore: BackupStore = Object.create(store, {
+      writeOnce: {
+        value: async (path: string, data: Buffer) => {
+          if (path.includes("/restores/lean-restore/batches/") && !recordRefused) {
+            recordRefused = true;
+            throw new Error("simulated crash before the batch record was written");
+          }
+          return store.writeOnce(path, data);
+        },
+      },
+    });
+    const activities = createActivityHandlers({ keyClients: noSpareBudget, store: flakyStore }) as Record<string, (input: any) => Promise<any>>;
     const jobId = "lean-check";
     const startedAt = new Date().toISOString();
     const inventory = await activities[ActivityNames.takeKeyInventory]!({ jobId, vaultUrl: vault.url, include: [], exclude: [], startedAt, batchSize: 10, versionDetails: false });
@@ -224,20 +240,26 @@ describe("backup and restore under injected faults", () => {
     const setInput = { jobId, backupSetId: inventory.backupSetId, vaultUrl: vault.url };
     await activities[ActivityNames.backupKeyBatch]!({ ...setInput, batchIndex: 0, keyConcurrency: 2 });
     const summary = await activities[ActivityNames.writeBackupManifest]!({ ...setInput, startedAt, endedAt: new Date().toISOString(), failedBatches: [] });
-    const input: RestoreKeyBatchInput = {
-      jobId: "lean-restore", backupSetId: `${vaultFolder(vault.url)}/${inventory.backupSetId}`, targetVaultUrl: target.url,
-      include: [], exclude: [], batchIndex: 0, batchSize: 10, keyConcurrency: 2, onConflict: "skip",
-    };
+    const backupSetId = `${vaultFolder(vault.url)}/${inventory.backupSetId}`;
+    const plan = await activities[ActivityNames.planRestore]!({ jobId: "lean-restore", backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 10 });
+    // After the plan found both names free, someone restores the older copy of lean-00001 into the target.
+    await directClient(target.url).restoreKeyBackup(olderCopy);
+    const input: RestoreKeyBatchInput = { jobId: "lean-restore", backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 2, onConflict: "skip" };
 
-    // Act: the batch, then the same batch again (as when its answer was lost)
-    const first: RestoreBatchResult = await activities[ActivityNames.restoreKeyBatch]!(input);
+    // Act: the batch, whose record is lost, then the same batch again
+    await expect(activities[ActivityNames.restoreKeyBatch]!(input)).rejects.toThrow(/simulated crash/);
     const again: RestoreBatchResult = await activities[ActivityNames.restoreKeyBatch]!(input);
 
     // Assess
     expect(summary).toMatchObject({ state: "complete", versionDetails: false, keys: { succeeded: 2 } });
-    expect(first).toMatchObject({ restored: 1, skipped: [{ name: "lean-00001" }], failed: [] });
-    expect(first.alreadyInTarget).toBeUndefined();
-    expect(again).toMatchObject({ restored: 0, alreadyInTarget: ["lean-00000"], skipped: [{ name: "lean-00001" }], failed: [] });
+    expect(plan).toMatchObject({ toRestoreCount: 2, alreadyPresentCount: 0 });
+    expect(again).toEqual({ batchIndex: 0, restored: 1, skipped: 1, failed: 0 });
+    const job = new RestoreJobPaths(new BackupSetPaths(vaultFolder(vault.url), inventory.backupSetId), "lean-restore");
+    const record = parseDocument(restoreBatchRecordSchema, job.batch(0), await store.read(job.batch(0)));
+    expect(record.keys).toEqual([
+      { name: "lean-00000", result: "alreadyInTarget" },
+      { name: "lean-00001", result: "skipped", reason: "a key of that name already exists in the target vault" },
+    ]);
     expect((await directClient(target.url).getKey("lean-00000")).properties.tags).toEqual({ changed: "after the inventory" });
   });
 
@@ -348,7 +370,8 @@ describe("backup and restore under injected faults", () => {
       const restore = await host.waitForCompletion(`${run}-restore`, { timeoutMs: 150_000 });
 
       // Assess
-      expect(recordsRefused.size).toBe(3);
+      // Three of the backup's six batch records, three of the restore's.
+      expect(recordsRefused.size).toBe(6);
       expect(answersLost).toBe(4);
       expect(backup.runtimeStatus).toBe("Completed");
       expect(summary.keys).toEqual({ total: 150, succeeded: 150, failed: 0, skipped: 0 });

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
@@ -27,29 +27,23 @@ export async function compiledCli(): Promise<CompiledCli> {
   const outDir = join(tmpdir(), `kvbackup-reliability-build-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}`);
   const launcher = join(outDir, "bin", "kvbackup.js");
   const env = { NODE_PATH: join(ROOT, "node_modules") };
-  if (existsSync(launcher) && isFresh(outDir)) return { launcher, env, from: outDir };
-  mkdirSync(outDir, { recursive: true });
-  const tsc = require.resolve("typescript/bin/tsc");
-  try {
-    await promisify(execFile)(
-      process.execPath,
-      [tsc, "-p", join(ROOT, "tsconfig.json"), "--outDir", outDir, "--incremental", "--tsBuildInfoFile", join(outDir, ".tsbuildinfo"), "--sourceMap", "false"],
-      { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
-    );
-  } catch (error) {
-    // Type errors still emit JavaScript (noEmitOnError is off); only a missing output is fatal.
-    if (!existsSync(join(outDir, "src", "cli", "main.js"))) throw error;
+  if (!(existsSync(launcher) && isFresh(outDir))) {
+    mkdirSync(outDir, { recursive: true });
+    const tsc = require.resolve("typescript/bin/tsc");
+    try {
+      await promisify(execFile)(
+        process.execPath,
+        [tsc, "-p", join(ROOT, "tsconfig.json"), "--outDir", outDir, "--incremental", "--tsBuildInfoFile", join(outDir, ".tsbuildinfo"), "--sourceMap", "false"],
+        { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
+      );
+    } catch (error) {
+      // Type errors still emit JavaScript (noEmitOnError is off); only a missing output is fatal.
+      if (!existsSync(join(outDir, "src", "cli", "entry.js"))) throw error;
+    }
   }
+  // bin/kvbackup.js itself, pointed at this build: the command runs exactly as installed.
   mkdirSync(join(outDir, "bin"), { recursive: true });
-  writeFileSync(
-    launcher,
-    `"use strict";
-require("../src/cli/main.js").main(process.argv).then(
-  (code) => { process.exitCode = code; },
-  (err) => { console.error("kvbackup: " + (err && err.message ? err.message : err)); process.exitCode = 1; },
-);
-`,
-  );
+  writeFileSync(launcher, readFileSync(join(ROOT, "bin", "kvbackup.js"), "utf8").replace(/\.\.\/dist\//g, "../"));
   return { launcher, env, from: outDir };
 }
 
