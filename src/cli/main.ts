@@ -154,7 +154,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): 
       const jobId = checkJobId(opts.jobId);
       const store = await openStore(opts);
       // Resolve the set before anything starts: a wrong id is bad input, not a failed job.
-      const paths = await new BackupSetReader(store).locate(opts.backupSet);
+      const paths = await locateBackupSet(store, opts.backupSet);
       const manifest = await new BackupSetReader(store).manifest(paths);
       if (opts.vault === undefined) checkEndpoint("the set's source vault", manifest.vaultUrl, emulatorCa !== undefined);
       await runVaultJob({
@@ -268,6 +268,17 @@ async function openStore(opts: SharedOptions): Promise<BackupStore> {
   }
   const store = openBackupStore({ storage: opts.storage, container: opts.container, credential: new DefaultAzureCredential() });
   return store;
+}
+
+/** The set's folder; when the store itself is missing, the error says so (a wrong --storage or --container). */
+async function locateBackupSet(store: BackupStore, ref: string) {
+  try {
+    return await new BackupSetReader(store).locate(ref);
+  } catch (error) {
+    const missing = error instanceof BackupSetNotFoundError ? await store.missingRoot() : undefined;
+    if (missing) throw new UsageError(`no backup set "${ref}": ${missing}`);
+    throw error;
+  }
 }
 
 async function follow<T>(
