@@ -1,4 +1,4 @@
-// kvbackup on Azure: a Flex Consumption Function App (Node 20) with a user-assigned managed identity,
+// kvbackup on Azure: a Flex Consumption Function App (Node 22) with a user-assigned managed identity,
 // identity-only storage, Application Insights, and the least-privileged role on each vault it may touch.
 // Deployed with `azd up` (see azure.yaml); parameters come from main.parameters.json.
 targetScope = 'subscription'

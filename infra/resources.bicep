@@ -305,7 +305,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${runtimeStorage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          // Named through the container resource, so the app is created after its package container.
+          value: '${runtimeStorage.properties.primaryEndpoints.blob}${runtimeStorage::blobs::deployment.name}'
           authentication: {
             type: 'UserAssignedIdentity'
             userAssignedIdentityResourceId: identity.id
@@ -316,14 +317,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: 2048
       }
+      // Node 22 in Azure (Node 20's support ended 2026-04-30); the code also builds and runs on Node 20.
       runtime: {
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }
   // The host reads its storage at first start: grant access before the app exists.
   dependsOn: [
+    runtimeStorage::blobs::deployment
     runtimeBlobOwner
     runtimeQueues
     runtimeTables
