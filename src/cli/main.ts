@@ -18,6 +18,7 @@ import { endpointProblem, globSchema, jobIdSchema } from "../validation";
 import { ExitCode, UsageError } from "./errors";
 import { createProgressReporter } from "./progress";
 import { registerHsmCommands } from "./hsm-commands";
+import { registerStatusCommand } from "./status-command";
 
 interface SharedOptions {
   storage?: string;
@@ -218,6 +219,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[]): 
     });
 
   registerHsmCommands(program, { io, setExit }); // hsm-backup, hsm-restore: src/cli/hsm-commands.ts
+  registerStatusCommand(program, { io, setExit }); // status: src/cli/status-command.ts
 
   /**
    * Runs a vault job on its runtime to the end: progress while it runs, then its summary (or its failure,
