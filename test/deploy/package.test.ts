@@ -87,6 +87,17 @@ describe("the deploy package", () => {
   });
 });
 
+describe("what the deployment configures", () => {
+  it("when host.json is read, it sets no Durable option that only .NET apps use, and the Function App runs Node 22", () => {
+    const host = JSON.parse(readFileSync(join(ROOT, "host.json"), "utf8")) as { extensions: { durableTask: Record<string, unknown> } };
+    expect(Object.keys(host.extensions.durableTask).filter((k) => /^extendedSession/.test(k))).toEqual([]);
+    const bicep = readFileSync(join(ROOT, "infra", "resources.bicep"), "utf8");
+    expect(bicep).toMatch(/runtime: \{\s*name: 'node'\s*version: '22'\s*\}/);
+    // The package container is referenced as a resource, not only by its name in a URL.
+    expect(bicep).toContain("runtimeStorage::blobs::deployment.name");
+  });
+});
+
 describe("bin/build.js in a source tree", () => {
   let dir: string;
   beforeAll(() => {
