@@ -1,17 +1,16 @@
+import { logLine, type LogRecord } from "../src/monitoring/log-events";
+
 /**
- * One structured record per notable event (job start/end, failed key). Each becomes a single log
- * line, so Application Insights indexes its fields. Never put a secret in one.
+ * One structured record per notable event (inventory taken, key failed, HSM job started). Each becomes a
+ * single log line, so Application Insights keeps its fields; the shapes are in src/monitoring/log-events.ts.
+ * Never put a secret in one.
  */
-export interface ActivityLogRecord {
-  readonly event: string;
-  readonly jobId: string;
-  readonly [field: string]: unknown;
-}
+export type ActivityLogRecord = LogRecord;
 
 export type ActivityLogger = (record: ActivityLogRecord) => void;
 
 export function jsonLineLogger(write: (line: string) => void): ActivityLogger {
-  return (record) => write(JSON.stringify({ source: "kvbackup", ...record }));
+  return (record) => write(logLine(record));
 }
 
 /**

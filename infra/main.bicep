@@ -1,4 +1,4 @@
-// kvbackup on Azure: a Flex Consumption Function App (Node 20) with a user-assigned managed identity,
+// kvbackup on Azure: a Flex Consumption Function App (Node 22) with a user-assigned managed identity,
 // identity-only storage, Application Insights, and the least-privileged role on each vault it may touch.
 // Deployed with `azd up` (see azure.yaml); parameters come from main.parameters.json.
 targetScope = 'subscription'
@@ -36,6 +36,19 @@ param retentionDryRun bool = false
 @minValue(1)
 @maxValue(365)
 param backupSoftDeleteDays int = 30
+
+@description('Email address the monitoring alerts (job failed or partial, no recent complete backup, timer did not run) go to. Empty: the alerts notify no one.')
+param alertEmail string = ''
+
+@description('A target whose newest complete backup is older than this many hours raises an alert (1-47).')
+@minValue(1)
+@maxValue(47)
+param staleAfterHours int = 26
+
+@description('No scheduled run for this many hours raises an alert (1-47).')
+@minValue(1)
+@maxValue(47)
+param timerMissedAfterHours int = 26
 
 @description('DNS suffix of Managed HSMs in this cloud.')
 param managedHsmDnsSuffix string = '.managedhsm.azure.net'
@@ -82,6 +95,9 @@ module app 'resources.bicep' = {
     retentionMinComplete: retentionMinComplete
     retentionDryRun: retentionDryRun
     backupSoftDeleteDays: backupSoftDeleteDays
+    alertEmail: alertEmail
+    staleAfterHours: staleAfterHours
+    timerMissedAfterHours: timerMissedAfterHours
   }
 }
 
@@ -105,3 +121,4 @@ output KVBACKUP_IDENTITY_PRINCIPAL_ID string = app.outputs.identityPrincipalId
 output KVBACKUP_STORAGE string = app.outputs.backupBlobEndpoint
 output KVBACKUP_HSM_BACKUP_CONTAINER_URL string = app.outputs.hsmBackupContainerUrl
 output APPLICATIONINSIGHTS_NAME string = app.outputs.applicationInsightsName
+output KVBACKUP_WORKBOOK_ID string = app.outputs.workbookId

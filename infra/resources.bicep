@@ -28,6 +28,15 @@ param backupSoftDeleteDays int
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_RAGRS', 'Standard_GZRS', 'Standard_RAGZRS'])
 param backupStorageSku string = 'Standard_GRS'
 
+@description('Email address the monitoring alerts go to (empty: alerts without notification).')
+param alertEmail string = ''
+
+@description('Hours after which a target without a newer complete backup raises an alert.')
+param staleAfterHours int = 26
+
+@description('Hours without a scheduled run after which an alert is raised.')
+param timerMissedAfterHours int = 26
+
 @description('Upper bound of Flex Consumption instances: keeps the total Key Vault call rate within the vault throttle.')
 @minValue(1)
 @maxValue(1000)
@@ -76,6 +85,20 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
     WorkspaceResourceId: logs.id
     // Telemetry is accepted only with an Entra token (the app's identity), not with the key alone.
     DisableLocalAuth: true
+  }
+}
+
+// Workbook and alerts over the app's log lines (infra/monitoring).
+module monitoring 'monitoring/monitoring.bicep' = {
+  name: 'kvbackup-monitoring'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    applicationInsightsId: insights.id
+    alertEmail: alertEmail
+    staleAfterHours: staleAfterHours
+    timerMissedAfterHours: timerMissedAfterHours
   }
 }
 
@@ -305,7 +328,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${runtimeStorage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          // Named through the container resource, so the app is created after its package container.
+          value: '${runtimeStorage.properties.primaryEndpoints.blob}${runtimeStorage::blobs::deployment.name}'
           authentication: {
             type: 'UserAssignedIdentity'
             userAssignedIdentityResourceId: identity.id
@@ -316,14 +340,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: 2048
       }
+      // Node 22 in Azure (Node 20's support ended 2026-04-30); the code also builds and runs on Node 20.
       runtime: {
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }
   // The host reads its storage at first start: grant access before the app exists.
   dependsOn: [
+    runtimeStorage::blobs::deployment
     runtimeBlobOwner
     runtimeQueues
     runtimeTables
@@ -338,3 +364,4 @@ output identityClientId string = identity.properties.clientId
 output backupBlobEndpoint string = backupBlobEndpoint
 output hsmBackupContainerUrl string = '${backupBlobEndpoint}/${hsmContainerName}'
 output applicationInsightsName string = insights.name
+output workbookId string = monitoring.outputs.workbookId

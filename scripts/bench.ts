@@ -36,7 +36,7 @@ import type { EmulatedVault, KnobsPatch, RunningEmulator, VaultStats } from "../
 import { EmulatorTokenCredential, pacingBudget } from "../src/keyvault/clients";
 import { startAzurite, type RunningAzurite } from "../src/local/azurite";
 import { readStoredInstance, stateFilePath } from "../src/local/instance-store";
-import { storedProgress } from "../src/local/reliability-kit";
+import { storedProgress } from "../test/support/reliability-kit";
 import { DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "../src/tuning";
 
 const ROLE_ENV = "KVBACKUP_BENCH_ROLE";

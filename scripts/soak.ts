@@ -29,7 +29,7 @@ import { startEmulator } from "../src/emulator";
 import type { FaultKnobs, RunningEmulator } from "../src/emulator/types";
 import { createKeyClientFactory, EmulatorTokenCredential } from "../src/keyvault/clients";
 import { startAzurite, type RunningAzurite } from "../src/local/azurite";
-import { startChaosProxy, type ChaosFaults, type ChaosProxy } from "../src/local/chaos-proxy";
+import { startChaosProxy, type ChaosFaults, type ChaosProxy } from "../test/support/chaos-proxy";
 import { LocalDurableHost, type ActivityFunction } from "../src/local/durable-host";
 import {
   auditBackupSet,
@@ -40,7 +40,7 @@ import {
   spawnCli,
   type BlobIdentity,
   type CliResult,
-} from "../src/local/reliability-kit";
+} from "../test/support/reliability-kit";
 import { LocalRuntime } from "../src/local/runtime";
 import { compareSnapshots, snapshotVault } from "../src/local/vault-snapshot";
 import { createActivityHandlers, orchestrators } from "../src/registry";

@@ -12,16 +12,18 @@ import type { KeyClientFactory } from "./keyvault/clients";
 import type { BackupStore } from "./storage/backup-store";
 import type { HsmClientFactory } from "./keyvault/hsm-admin-client";
 import { createHsmStorageAccess, type HsmStorageAccess } from "./storage/hsm-storage-access";
+import { withJobEndLog } from "./monitoring/job-end-log";
 
 /**
  * The one list of orchestrators and activities, used both by the Functions app registration and by
  * the in-process durable host, so the two can never disagree on a name.
  */
 export const orchestrators = {
-  [OrchestratorNames.vaultBackup]: vaultBackupOrchestrator,
-  [OrchestratorNames.vaultRestore]: vaultRestoreOrchestrator,
-  [OrchestratorNames.hsmBackup]: hsmBackupOrchestrator,
-  [OrchestratorNames.hsmRestore]: hsmRestoreOrchestrator,
+  // Each writes one job.ended line when it completes or fails (src/monitoring/job-end-log.ts).
+  [OrchestratorNames.vaultBackup]: withJobEndLog("vault-backup", vaultBackupOrchestrator),
+  [OrchestratorNames.vaultRestore]: withJobEndLog("vault-restore", vaultRestoreOrchestrator),
+  [OrchestratorNames.hsmBackup]: withJobEndLog("hsm-backup", hsmBackupOrchestrator),
+  [OrchestratorNames.hsmRestore]: withJobEndLog("hsm-restore", hsmRestoreOrchestrator),
 } as const;
 
 export interface ActivityDependencies {

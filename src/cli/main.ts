@@ -20,6 +20,7 @@ import { unfinishedJobLine, type JobGuard } from "./exit-guard";
 import { resumeCommand } from "./resume-command";
 import { createProgressReporter } from "./progress";
 import { registerHsmCommands } from "./hsm-commands";
+import { registerStatusCommand } from "./status-command";
 
 const DEFAULT_STATE_DIR = join(homedir(), ".kvbackup", "jobs");
 
@@ -164,7 +165,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
       const jobId = checkJobId(opts.jobId) ?? newJobId();
       const store = await openStore(opts);
       // Resolve the set before anything starts: a wrong id is bad input, not a failed job.
-      const paths = await new BackupSetReader(store).locate(opts.backupSet);
+      const paths = await locateBackupSet(store, opts.backupSet);
       const manifest = await new BackupSetReader(store).manifest(paths);
       if (opts.vault === undefined) checkEndpoint("the set's source vault", manifest.vaultUrl, emulatorCa !== undefined);
       await runVaultJob({
@@ -229,6 +230,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
     });
 
   registerHsmCommands(program, { io, setExit, argv, ...(guard ? { guard } : {}) }); // hsm-backup, hsm-restore: src/cli/hsm-commands.ts
+  registerStatusCommand(program, { io, setExit }); // status: src/cli/status-command.ts
 
   /**
    * Runs a vault job on its runtime to the end: progress while it runs, then its summary (or its failure,
@@ -296,6 +298,17 @@ async function openStore(opts: SharedOptions): Promise<BackupStore> {
   }
   const store = openBackupStore({ storage: opts.storage, container: opts.container, credential: new DefaultAzureCredential() });
   return store;
+}
+
+/** The set's folder; when the store itself is missing, the error says so (a wrong --storage or --container). */
+async function locateBackupSet(store: BackupStore, ref: string) {
+  try {
+    return await new BackupSetReader(store).locate(ref);
+  } catch (error) {
+    const missing = error instanceof BackupSetNotFoundError ? await store.missingRoot() : undefined;
+    if (missing) throw new UsageError(`no backup set "${ref}": ${missing}`);
+    throw error;
+  }
 }
 
 async function follow<T>(

@@ -2,6 +2,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import * as df from "durable-functions";
 import { loadConfig } from "../config";
 import { openBackupStore } from "../storage/open-store";
+import { logLine } from "../monitoring/log-events";
 import { fail } from "./http/respond";
 import { HTTP_FUNCTIONS, createHttpHandlers, type HttpHandlers } from "./http/handlers";
 
@@ -31,7 +32,7 @@ for (const spec of HTTP_FUNCTIONS) {
       try {
         loaded = loadHandlers();
       } catch (error) {
-        context.error(JSON.stringify({ source: "kvbackup", event: "config.error", error: error instanceof Error ? error.message : String(error) }));
+        context.error(logLine({ event: "config.error", error: error instanceof Error ? error.message : String(error) }));
         return fail(500, undefined, "the app is not configured correctly: see its logs");
       }
       return loaded[spec.handler](request, client, context);

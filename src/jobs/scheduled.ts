@@ -6,6 +6,8 @@ import { DEFAULT_ACTIVITY_RETRY, DEFAULT_HSM_POLLING } from "../tuning";
 import { compactUtc, scheduledJobId, targetKey, type TargetKind } from "./ids";
 import { parseSchedule, previousOccurrence } from "./schedule";
 import { startExclusive, type JobClient, type StartOutcome } from "./starter";
+import { targetStatuses } from "./status";
+import type { LogRecord } from "../monitoring/log-events";
 
 /**
  * One run of the scheduled backup: a job per allowed vault and HSM for the schedule slot `now` falls in,
@@ -14,8 +16,8 @@ import { startExclusive, type JobClient, type StartOutcome } from "./starter";
 export interface ScheduledRunDependencies {
   readonly config: KvBackupConfig;
   readonly store: BackupStore;
-  /** Receives each JSON record (the timer function logs it as one line). */
-  readonly log: (record: { event: string; [field: string]: unknown }) => void;
+  /** Receives each record (the timer function logs it as one JSON line). */
+  readonly log: (record: LogRecord) => void;
 }
 
 export interface ScheduledJobResult {
@@ -55,6 +57,7 @@ export function scheduleSlot(schedule: string, now: Date): Date {
 
 export async function runScheduledBackups(now: Date, client: JobClient, deps: ScheduledRunDependencies): Promise<ScheduledRunResult> {
   const { config, store, log } = deps;
+  const runBegan = Date.now();
   const slotDate = scheduleSlot(config.schedule, now);
   const slot = slotDate.toISOString();
   const jobs: ScheduledJobResult[] = [];
@@ -116,12 +119,31 @@ export async function runScheduledBackups(now: Date, client: JobClient, deps: Sc
     }
   }
 
+  // Where every target stands after this run's starts: the "no recent complete backup" alert reads it.
+  try {
+    for (const status of await targetStatuses(config, store, client, now)) {
+      log({
+        event: "target.status", target: status.target, kind: status.kind, slot,
+        lastCompleteAt: status.lastComplete?.endedAt ?? null,
+        lastCompleteAgeHours: status.lastComplete?.ageHours ?? null,
+        lastCompleteSetId: status.lastComplete?.id ?? null,
+        lastCompleteKeys: status.lastComplete?.keys?.total ?? null,
+        newestState: status.newestSet?.state ?? status.newestJob?.runtimeStatus ?? null,
+        newestJobId: status.newestJob?.id ?? status.newestSet?.jobId ?? null,
+      });
+    }
+  } catch (error) {
+    // Observation only: the jobs and retention of this run are done; the failure alert reads this line.
+    log({ event: "status.error", error: error instanceof Error ? error.message : String(error) });
+  }
+
   const result: ScheduledRunResult = { slot, jobs, retention, errors };
   log({
     event: "schedule.run", slot, slotId: compactUtc(slotDate, "minute"),
     started: jobs.filter((j) => j.outcome === "started").length,
     skipped: jobs.filter((j) => j.outcome === "exists" || j.outcome === "busy").length,
     failed: errors.length,
+    durationMs: Date.now() - runBegan,
   });
   if (errors.length > 0) throw new ScheduledRunError(result);
   return result;

@@ -6,7 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 /**
- * Starts the blob service of the installed Azurite in a child process.
+ * Starts the blob service of the installed Azurite in a child process (or, with `services: "all"`, its
+ * blob, queue and table services, which the Functions host and the Durable task hub need).
  *
  * Why a child process rather than Azurite's classes in-process: Azurite has no public programmatic API
  * (its package exports only the VS Code extension; the server classes are untyped internals that share
@@ -29,8 +30,13 @@ const AFTER_CLOSED_GRACE_MS = 1_000;
 const OUTPUT_LINES_KEPT = 30;
 
 export interface StartAzuriteOptions {
-  /** Listening port; 0 or omitted picks a free one (read back from Azurite). */
+  /** Listening port of the blob service; 0 or omitted picks a free one (read back from Azurite). */
   readonly port?: number;
+  /** "blob" (default): the blob service only. "all": blob, queue and table, as `func start` needs. */
+  readonly services?: "blob" | "all";
+  /** With services "all": the queue and table ports (0 or omitted: a free one). */
+  readonly queuePort?: number;
+  readonly tablePort?: number;
   /**
    * Folder for persistent data (created when missing, kept on stop), so a stopped Azurite can be started
    * again on the same port with the same data. Omitted: in-memory persistence, lost on stop.
@@ -46,7 +52,11 @@ export interface RunningAzurite {
   readonly port: number;
   /** `http://127.0.0.1:PORT/devstoreaccount1` */
   readonly blobEndpoint: string;
+  /** With every endpoint that was started (queue and table with services "all"). */
   readonly connectionString: string;
+  /** With services "all": `http://127.0.0.1:PORT/devstoreaccount1` of the queue and table services. */
+  readonly queueEndpoint?: string;
+  readonly tableEndpoint?: string;
   /** The persistence folder, or undefined for in-memory persistence. */
   readonly location: string | undefined;
   /** False between stop() and start(), or after Azurite exited on its own. */
@@ -64,20 +74,25 @@ export class AzuriteStartError extends Error {
   override readonly name = "AzuriteStartError";
 }
 
-export function azuriteConnectionString(port: number): string {
+export function azuriteConnectionString(port: number, queuePort?: number, tablePort?: number): string {
   return (
     `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_ACCOUNT_KEY};` +
-    `BlobEndpoint=http://${AZURITE_HOST}:${port}/${AZURITE_ACCOUNT};`
+    `BlobEndpoint=http://${AZURITE_HOST}:${port}/${AZURITE_ACCOUNT};` +
+    (queuePort !== undefined ? `QueueEndpoint=http://${AZURITE_HOST}:${queuePort}/${AZURITE_ACCOUNT};` : "") +
+    (tablePort !== undefined ? `TableEndpoint=http://${AZURITE_HOST}:${tablePort}/${AZURITE_ACCOUNT};` : "")
   );
 }
 
 export async function startAzurite(opts: StartAzuriteOptions = {}): Promise<RunningAzurite> {
   const requestedPort = opts.port ?? 0;
-  if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
-    throw new AzuriteStartError(`invalid Azurite port: ${String(opts.port)}`);
+  for (const port of [opts.port, opts.queuePort, opts.tablePort]) {
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+      throw new AzuriteStartError(`invalid Azurite port: ${String(port)}`);
+    }
   }
   const location = opts.location === undefined ? undefined : path.resolve(opts.location);
   const settings: LaunchSettings = {
+    all: opts.services === "all" ? { queuePort: opts.queuePort ?? 0, tablePort: opts.tablePort ?? 0 } : undefined,
     location,
     silent: opts.silent ?? true,
     startTimeoutMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
@@ -87,6 +102,8 @@ export async function startAzurite(opts: StartAzuriteOptions = {}): Promise<Runn
 }
 
 interface LaunchSettings {
+  /** Set when the queue and table services run too (their requested ports; a restart reuses the bound ones). */
+  readonly all: { readonly queuePort: number; readonly tablePort: number } | undefined;
   readonly location: string | undefined;
   readonly silent: boolean;
   readonly startTimeoutMs: number;
@@ -111,22 +128,26 @@ require(process.argv[1]);
 interface Launched {
   readonly child: ChildProcess;
   readonly port: number;
+  readonly queuePort?: number;
+  readonly tablePort?: number;
   /** Resolves when the process has exited and its pipes are closed. */
   readonly closed: Promise<void>;
   /** Resolves when Azurite prints that it closed (its data is saved). */
   readonly reportedClosed: Promise<void>;
 }
 
-function blobEntryScript(): string {
-  return require.resolve("azurite/dist/src/blob/main.js");
+function entryScript(all: boolean): string {
+  return require.resolve(all ? "azurite/dist/src/azurite.js" : "azurite/dist/src/blob/main.js");
 }
 
 async function launch(port: number, settings: LaunchSettings): Promise<Launched> {
   if (settings.location !== undefined) mkdirSync(settings.location, { recursive: true });
+  const all = settings.all;
   const args = [
-    "-e", CHILD_BOOTSTRAP, blobEntryScript(),
+    "-e", CHILD_BOOTSTRAP, entryScript(all !== undefined),
     "--blobHost", AZURITE_HOST,
     "--blobPort", String(port),
+    ...(all ? ["--queueHost", AZURITE_HOST, "--queuePort", String(all.queuePort), "--tableHost", AZURITE_HOST, "--tablePort", String(all.tablePort)] : []),
     "--silent", "--loose", "--skipApiVersionCheck", "--disableTelemetry",
     ...(settings.location !== undefined ? ["--location", settings.location] : ["--inMemoryPersistence"]),
   ];
@@ -143,16 +164,23 @@ async function launch(port: number, settings: LaunchSettings): Promise<Launched>
   // Spawn and IPC failures after start-up must not become unhandled 'error' events; stop() copes with them.
   child.on("error", () => undefined);
   const recent: string[] = [];
-  let onListening: ((url: string) => void) | undefined;
+  // Each service prints one line when it listens and one when it closed (its data saved).
+  const services = all ? ["Blob", "Queue", "Table"] : ["Blob"];
+  const listeningAt = new Map<string, string>();
+  let closedCount = 0;
+  let onListening: (() => void) | undefined;
   let onReportedClosed: (() => void) | undefined;
   const reportedClosed = new Promise<void>((resolve) => (onReportedClosed = resolve));
   const lineHandler = (line: string): void => {
     recent.push(line);
     if (recent.length > OUTPUT_LINES_KEPT) recent.shift();
     if (!settings.silent) process.stderr.write(`[azurite] ${line}\n`);
-    const listening = /successfully listens on (https?:\/\/\S+)/.exec(line);
-    if (listening) onListening?.(listening[1]!);
-    if (/successfully closed/.test(line)) onReportedClosed?.();
+    const listening = /Azurite (\w+) service (?:successfully listens on|is successfully listening at) (https?:\/\/\S+)/.exec(line);
+    if (listening) {
+      listeningAt.set(listening[1]!, listening[2]!);
+      if (services.every((name) => listeningAt.has(name))) onListening?.();
+    }
+    if (/successfully closed/.test(line) && ++closedCount >= services.length) onReportedClosed?.();
   };
   // Always drain both pipes: on Linux a child's writes to a full pipe block it.
   readLines(child.stdout!, lineHandler);
@@ -169,7 +197,7 @@ async function launch(port: number, settings: LaunchSettings): Promise<Launched>
   const deadline = Date.now() + settings.startTimeoutMs;
   let timer: NodeJS.Timeout | undefined;
   try {
-    const listenedUrl = await new Promise<string>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       onListening = resolve;
       child.once("error", (err) => reject(new AzuriteStartError(`cannot run Azurite: ${err.message}`)));
       child.once("exit", (code, signal) =>
@@ -181,7 +209,8 @@ async function launch(port: number, settings: LaunchSettings): Promise<Launched>
         settings.startTimeoutMs,
       );
     });
-    const boundPort = Number(new URL(listenedUrl).port);
+    const portOf = (service: string) => Number(new URL(listeningAt.get(service)!).port);
+    const boundPort = portOf("Blob");
     // The listen line comes after listen(); still, prove it answers HTTP before handing it out.
     while (!(await answers(boundPort))) {
       if (child.exitCode !== null || Date.now() > deadline) {
@@ -193,7 +222,7 @@ async function launch(port: number, settings: LaunchSettings): Promise<Launched>
     // From here on the child must not keep this process alive: if the owner forgets stop(), the parent can
     // still exit, and the child then shuts itself down on disconnect.
     setReferenced(child, false);
-    return { child, port: boundPort, closed, reportedClosed };
+    return { child, port: boundPort, ...(all ? { queuePort: portOf("Queue"), tablePort: portOf("Table") } : {}), closed, reportedClosed };
   } catch (err) {
     child.kill("SIGKILL");
     await closed;
@@ -256,17 +285,27 @@ class AzuriteHandle implements RunningAzurite {
   readonly port: number;
   readonly blobEndpoint: string;
   readonly connectionString: string;
+  readonly queueEndpoint?: string;
+  readonly tableEndpoint?: string;
   readonly location: string | undefined;
   private current: Launched | undefined;
   private stopping: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
 
-  constructor(first: Launched, private readonly settings: LaunchSettings) {
+  private readonly settings: LaunchSettings;
+
+  constructor(first: Launched, settings: LaunchSettings) {
     this.current = first;
     this.port = first.port;
     this.location = settings.location;
     this.blobEndpoint = `http://${AZURITE_HOST}:${first.port}/${AZURITE_ACCOUNT}`;
-    this.connectionString = azuriteConnectionString(first.port);
+    if (first.queuePort !== undefined) this.queueEndpoint = `http://${AZURITE_HOST}:${first.queuePort}/${AZURITE_ACCOUNT}`;
+    if (first.tablePort !== undefined) this.tableEndpoint = `http://${AZURITE_HOST}:${first.tablePort}/${AZURITE_ACCOUNT}`;
+    this.connectionString = azuriteConnectionString(first.port, first.queuePort, first.tablePort);
+    // A restart binds the same ports again, so the connection string stays valid.
+    this.settings = settings.all && first.queuePort !== undefined && first.tablePort !== undefined
+      ? { ...settings, all: { queuePort: first.queuePort, tablePort: first.tablePort } }
+      : settings;
   }
 
   get running(): boolean {

@@ -20,6 +20,12 @@ export type WriteOnceResult =
 export interface BackupStore {
   /** A short description for logs and output, e.g. `blob:http://127.0.0.1:10000/devstoreaccount1/kvbackup` or `file:/backups`. Never contains a secret. */
   readonly description: string;
+  /**
+   * A missing container or root folder holds no objects: list, listFolders, exists, read (not found) and
+   * deletePrefix treat it as empty, so a fresh store lists no sets instead of failing. This says, in a
+   * user's terms, that it is missing (`container "kvbackup" does not exist in …`), or undefined when it exists.
+   */
+  missingRoot(): Promise<string | undefined>;
   /** Creates the container or root folder when missing. Safe to call repeatedly. */
   ensureReady(): Promise<void>;
   /** Writes data at path only if nothing is there yet (never overwrites); atomic: readers never see a partial object. */

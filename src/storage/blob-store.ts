@@ -125,6 +125,11 @@ export class BlobBackupStore implements BackupStore {
     this.description = `blob:${redactUrl(container.url)}`;
   }
 
+  async missingRoot(): Promise<string | undefined> {
+    if (await this.container.exists({ abortSignal: deadline() })) return undefined;
+    return `container "${this.container.containerName}" does not exist in ${redactUrl(this.container.url.slice(0, this.container.url.lastIndexOf("/")))}`;
+  }
+
   async ensureReady(): Promise<void> {
     try {
       await this.container.createIfNotExists({ abortSignal: deadline() });
@@ -208,7 +213,7 @@ export class BlobBackupStore implements BackupStore {
       const iterator = this.container
         .listBlobsByHierarchy("/", { prefix: prefix || undefined, abortSignal: deadline() })
         .byPage({ continuationToken, maxPageSize: BLOB_STORE_RESILIENCE.listPageSize });
-      const next = await iterator.next();
+      const next = await nextPageOrEmpty(iterator);
       if (next.done || !next.value) break;
       for (const item of next.value.segment.blobPrefixes ?? []) {
         const name = item.name.slice(prefix.length).replace(/\/$/, "");
@@ -241,7 +246,7 @@ export class BlobBackupStore implements BackupStore {
       const iterator = this.container
         .listBlobsFlat({ prefix: prefix || undefined, abortSignal: deadline() })
         .byPage({ continuationToken, maxPageSize: BLOB_STORE_RESILIENCE.listPageSize });
-      const next = await iterator.next();
+      const next = await nextPageOrEmpty(iterator);
       if (next.done || !next.value) return;
       yield next.value.segment.blobItems.map((item) => ({
         path: item.name,
@@ -250,6 +255,19 @@ export class BlobBackupStore implements BackupStore {
       }));
       continuationToken = next.value.continuationToken || undefined;
     } while (continuationToken);
+  }
+}
+
+/**
+ * The next page of a listing, or an empty end when the container does not exist (yet): before the first
+ * backup creates it, a container holds no sets, so listing, the catalog and retention see an empty store.
+ */
+async function nextPageOrEmpty<T>(iterator: AsyncIterator<T>): Promise<IteratorResult<T | undefined>> {
+  try {
+    return await iterator.next();
+  } catch (err) {
+    if (statusOf(err) === 404 && (err as { code?: unknown }).code === "ContainerNotFound") return { done: true, value: undefined };
+    throw err;
   }
 }
 

@@ -35,6 +35,12 @@ export class FileBackupStore implements BackupStore {
     this.description = `file:${this.root}`;
   }
 
+  async missingRoot(): Promise<string | undefined> {
+    // stat, not lstat: the root itself may be a link to a folder.
+    const stat = await fsp.stat(this.root).catch(() => undefined);
+    return stat?.isDirectory() ? undefined : `folder ${this.root} does not exist`;
+  }
+
   async ensureReady(): Promise<void> {
     await fsp.mkdir(this.root, { recursive: true });
     const stat = await fsp.stat(this.root);

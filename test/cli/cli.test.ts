@@ -95,6 +95,19 @@ describe("the kvbackup command", () => {
     expect(result.out).toContain("toolong-00000");
   });
 
+  it("when the container was never created, list answers an empty list and restore says the container does not exist, exit 2", async () => {
+    const vault = "https://fresh.vault.azure.net";
+    const list = await kvbackup("list", "--vault", vault, "--storage", storage, "--container", "never-made", "--json");
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.out)).toEqual({ vaultUrl: vault, backupSets: [] });
+
+    const restore = await kvbackup("restore", "--backup-set", "20260101T020000Z-somejob", "--storage", storage, "--container", "never-made");
+    expect(restore.code).toBe(2);
+    expect(restore.err.trim()).toBe(
+      `kvbackup: no backup set "20260101T020000Z-somejob": container "never-made" does not exist in ${env.azurite.blobEndpoint}`,
+    );
+  });
+
   it.each([
     [["backup", "--vault", "http://myvault.vault.azure.net"], "--vault"],
     [["backup", "--vault", "https://169.254.169.254"], "--vault"],

@@ -6,7 +6,7 @@ import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
 import { EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { readStoredInstance } from "../../src/local/instance-store";
-import { auditBackupSet, spawnCli, type CliResult } from "../../src/local/reliability-kit";
+import { auditBackupSet, spawnCli, type CliResult } from "../support/reliability-kit";
 import { compareSnapshots, snapshotVault, type VaultSnapshot } from "../../src/local/vault-snapshot";
 import { vaultFolder } from "../../src/storage/backup-set";
 import type { BackupStore } from "../../src/storage/backup-store";

@@ -456,6 +456,35 @@ describe("GET /api/backup-sets", () => {
   });
 });
 
+describe("GET /api/status", () => {
+  it("when called, it answers every allowed vault and HSM with its newest complete backup, its age and counts, and its newest job", async () => {
+    client.seed({
+      name: OrchestratorNames.hsmBackup, instanceId: "scheduled-hsm-prod-hsm-202603100200", runtimeStatus: "Completed",
+      createdTime: new Date("2026-03-10T02:00:00Z"), lastUpdatedTime: new Date("2026-03-10T02:40:00Z"),
+      output: { hsmUrl: HSM, operation: "backup", jobId: "h1", status: "Succeeded", endTime: "2026-03-10T02:30:00.000Z", folderUrl: `${HSM_CONTAINER}/mhsm-prod-hsm-20260310020000`, polls: 3 },
+    });
+    client.seed({ name: OrchestratorNames.vaultBackup, instanceId: "scheduled-kv-prod-keys-202603100200", runtimeStatus: "Failed", createdTime: new Date("2026-03-10T02:00:00Z") });
+    const { status, body } = await call("status", get("status"));
+    expect(status).toBe(200);
+    expect(body.generatedAt).toBe(NOW.toISOString());
+    expect(body.targets.map((t: any) => [t.target, t.kind])).toEqual([[VAULT, "vault"], [OTHER_VAULT, "vault"], [HSM, "hsm"]]);
+    const [vault, other, hsm] = body.targets;
+    // The manifest of the fixture set ends when it starts: 2026-03-01T02:00Z, 9 days and 10 hours before NOW.
+    expect(vault.lastComplete).toEqual({ id: SET_ID, endedAt: "2026-03-01T02:00:00.000Z", ageHours: 226, keys: { total: 2, succeeded: 2, failed: 0, skipped: 0 }, versions: 2, bytes: 4 });
+    expect(vault.newestSet).toMatchObject({ backupSetId: "20260305T020000Z-incomplete-job", state: "incomplete" });
+    expect(vault.newestJob).toMatchObject({ id: "scheduled-kv-prod-keys-202603100200", type: "vault-backup", runtimeStatus: "Failed" });
+    expect(other).toEqual({ target: OTHER_VAULT, kind: "vault", lastComplete: null, newestSet: null, newestJob: null });
+    expect(hsm.lastComplete).toEqual({ id: "scheduled-hsm-prod-hsm-202603100200", endedAt: "2026-03-10T02:30:00.000Z", ageHours: 9.5, folderUrl: `${HSM_CONTAINER}/mhsm-prod-hsm-20260310020000` });
+    expect(hsm.newestJob).toMatchObject({ type: "hsm-backup", runtimeStatus: "Completed" });
+  });
+
+  it("when a query parameter is given, it answers 400 naming it", async () => {
+    const { status, body } = await call("status", get("status", { vault: VAULT }));
+    expect(status).toBe(400);
+    expect(body.error.field).toBe("query.vault");
+  });
+});
+
 describe("errors", () => {
   it("when the durable client fails unexpectedly, it answers 500 without details and logs the error", async () => {
     client.getStatusBy.mockRejectedValueOnce(new Error("task hub unreachable: secret-ish detail"));

@@ -4,7 +4,7 @@ import { main, type Io } from "../../src/cli/main";
 import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
 import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
-import { blobIdentities, changedBlobs } from "../../src/local/reliability-kit";
+import { blobIdentities, changedBlobs } from "../support/reliability-kit";
 import { BackupSetPaths, vaultFolder } from "../../src/storage/backup-set";
 import type { BackupStore } from "../../src/storage/backup-store";
 import { openBackupStore } from "../../src/storage/open-store";

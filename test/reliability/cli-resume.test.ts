@@ -3,7 +3,7 @@ import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
 import { EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
-import { auditBackupSet, blobIdentities, changedBlobs, killWhen, seededRandom, spawnCli, type CliResult } from "../../src/local/reliability-kit";
+import { auditBackupSet, blobIdentities, changedBlobs, killWhen, seededRandom, spawnCli, type CliResult } from "../support/reliability-kit";
 import { compareSnapshots, snapshotVault, type VaultSnapshot } from "../../src/local/vault-snapshot";
 import { vaultFolder } from "../../src/storage/backup-set";
 import type { BackupStore } from "../../src/storage/backup-store";

@@ -3,7 +3,7 @@ import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
 import { InvalidStorageError } from "../../src/storage/backup-store";
 import { BlobBackupStore, createBlobBackupStore } from "../../src/storage/blob-store";
 import { redactUrl } from "../../src/util/redact-url";
-import { describeBackupStoreContract } from "./store-contract";
+import { describeBackupStoreContract, describeMissingStoreContract } from "./store-contract";
 
 let azurite: RunningAzurite;
 let store: BlobBackupStore;
@@ -21,6 +21,16 @@ afterAll(async () => {
 
 describe("BlobBackupStore on Azurite", () => {
   describeBackupStoreContract(() => store);
+
+  describe("when the container was never created", () => {
+    let n = 0;
+    describeMissingStoreContract(() => createBlobBackupStore({ storage: azurite.connectionString, container: `never-created-${n++}` }));
+
+    it("when it is missing, missingRoot names the container in the user's terms and no key", async () => {
+      const missing = await createBlobBackupStore({ storage: azurite.connectionString, container: "not-there" }).missingRoot();
+      expect(missing).toBe(`container "not-there" does not exist in ${azurite.blobEndpoint}`);
+    });
+  });
 
   it("when built from a connection string, its description names the container and no key", () => {
     expect(store.description).toBe(`blob:${azurite.blobEndpoint}/contract`);

@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { InvalidStorageError } from "../../src/storage/backup-store";
 import { FileBackupStore } from "../../src/storage/file-store";
-import { collect, describeBackupStoreContract } from "./store-contract";
+import { collect, describeBackupStoreContract, describeMissingStoreContract } from "./store-contract";
 
 let root: string;
 let store: FileBackupStore;
@@ -25,6 +25,11 @@ function allFiles(dir: string): string[] {
 
 describe("FileBackupStore", () => {
   describeBackupStoreContract(() => store);
+
+  describe("when the folder was never created", () => {
+    let n = 0;
+    describeMissingStoreContract(() => new FileBackupStore(path.join(root, `never-created-${n++}`)));
+  });
 
   it("when writes finish (created or exists), no temp file is left behind", async () => {
     await store.writeOnce("tmpcheck/a.bin", Buffer.from("a"));

@@ -106,6 +106,30 @@ export function describeBackupStoreContract(getStore: () => BackupStore): void {
   });
 }
 
+/**
+ * A store whose container or folder was never created (a fresh deployment, before the first backup):
+ * it reads as empty, says that it is missing, and ensureReady creates it.
+ */
+export function describeMissingStoreContract(getMissingStore: () => BackupStore): void {
+  it("when its container or folder does not exist, listing, reading and deleting treat it as empty", async () => {
+    const store = getMissingStore();
+    expect(await store.listFolders("")).toEqual([]);
+    expect(await store.listFolders("vault.example/")).toEqual([]);
+    expect(await collect(store.list(""))).toEqual([]);
+    expect(await store.exists("vault.example/set/manifest.json")).toBe(false);
+    await expect(store.read("vault.example/set/manifest.json")).rejects.toBeInstanceOf(BackupObjectNotFoundError);
+    expect(await store.deletePrefix("vault.example/")).toBe(0);
+    expect(await store.missingRoot()).toMatch(/does not exist/);
+  });
+
+  it("when ensureReady has created it, missingRoot answers undefined", async () => {
+    const store = getMissingStore();
+    await store.ensureReady();
+    expect(await store.missingRoot()).toBeUndefined();
+    expect(await store.listFolders("")).toEqual([]);
+  });
+}
+
 export async function seed(store: BackupStore, base: string): Promise<void> {
   await Promise.all([
     store.writeOnce(`${base}/v1/s1/inventory.json`, Buffer.from("{}")),

@@ -17,6 +17,8 @@ import { ALL_STATES, JOB_TYPE_NAMES, JOB_TYPES, byNewest, isActiveState, jobType
 import type { BackupStore } from "../../storage/backup-store";
 import { DamagedBackupDocumentError, InvalidBackupSetIdError, parseBackupSetRef, vaultFolder } from "../../storage/backup-set";
 import { listBackupSets } from "../../storage/catalog";
+import { targetStatuses } from "../../jobs/status";
+import { logLine, type LogRecord } from "../../monitoring/log-events";
 import { DEFAULT_ACTIVITY_RETRY, DEFAULT_HSM_POLLING } from "../../tuning";
 import { endpointSchema, globSchema, jobIdSchema } from "../../validation";
 import { HttpError, fail, json, originOf, readBody, readQuery } from "./respond";
@@ -45,6 +47,7 @@ export interface HttpHandlers {
   readonly listJobs: HttpHandler;
   readonly cancelJob: HttpHandler;
   readonly listBackupSets: HttpHandler;
+  readonly status: HttpHandler;
 }
 
 export interface HttpFunctionSpec {
@@ -67,16 +70,20 @@ export const HTTP_FUNCTIONS: readonly HttpFunctionSpec[] = [
   { name: "httpGetJob", route: "jobs/{id}", methods: ["GET"], authLevel: "function", handler: "getJob" },
   { name: "httpCancelJob", route: "jobs/{id}/cancel", methods: ["POST"], authLevel: "function", handler: "cancelJob" },
   { name: "httpListBackupSets", route: "backup-sets", methods: ["GET"], authLevel: "function", handler: "listBackupSets" },
+  { name: "httpStatus", route: "status", methods: ["GET"], authLevel: "function", handler: "status" },
 ];
 
 const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 // The service names folders mhsm-<name>-<yyyyMMddHHmmss>, and some api-versions add milliseconds.
 const HSM_FOLDER = /^mhsm-[a-z0-9-]+-\d{14}(\d{3})?$/i;
 
-/** A JSON line per notable event: Application Insights indexes its fields (see docs/operations.md). */
-export function logEvent(context: InvocationContext, record: { event: string; [field: string]: unknown }): void {
-  context.log(JSON.stringify({ source: "kvbackup", ...record }));
+/** A JSON line per notable event (src/monitoring/log-events.ts): Application Insights keeps its fields. */
+export function logEvent(context: InvocationContext, record: LogRecord): void {
+  context.log(logLine(record));
 }
+
+/** What a start adds to its job.started line. */
+type StartDetails = Partial<Pick<Extract<LogRecord, { event: "job.started" }>, "versionDetails" | "include" | "exclude" | "backupSetId" | "dryRun" | "onConflict" | "selective">>;
 
 export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
   const { config, store } = deps;
@@ -134,6 +141,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
     limit: intParam(1, 500).default(100),
   });
   const backupSetsQuery = z.strictObject({ vault });
+  const statusQuery = z.strictObject({});
 
   // ------------------------------------------------------------ shared steps
 
@@ -159,7 +167,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
     request: HttpRequest,
     client: JobClient,
     context: InvocationContext,
-    job: { type: JobType; kind: TargetKind; op: "backup" | "restore"; target: string; field: string; input: unknown; details?: Record<string, unknown> },
+    job: { type: JobType; kind: TargetKind; op: "backup" | "restore"; target: string; field: string; input: unknown; details?: StartDetails },
   ): Promise<HttpResponseInit> {
     const key = targetKey(job.kind, job.target);
     const id = httpJobId(job.op, key, now(), randomHex4());
@@ -337,6 +345,12 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
       const target = allowedTarget("vault", "query.vault", query.vault);
       return json(200, { vault: target, backupSets: await listBackupSets(store, target) });
     },
+
+    async status(request, client) {
+      readQuery(request, statusQuery);
+      const at = now();
+      return json(200, { generatedAt: at.toISOString(), targets: await targetStatuses(config, store, client, at) });
+    },
   };
 
   return guardAll(handlers);
@@ -363,7 +377,7 @@ function guardAll(handlers: HttpHandlers): HttpHandlers {
       return await handler(request, client, context);
     } catch (error) {
       if (error instanceof HttpError) return error.toResponse();
-      context.error(JSON.stringify({ source: "kvbackup", event: "http.error", handler: name, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }));
+      context.error(logLine({ event: "http.error", handler: name, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }));
       return fail(500, undefined, "internal error: see the app's logs");
     }
   };

@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ContainerClient } from "@azure/storage-blob";
-import { makeRandom } from "../emulator/knobs";
-import type { JobProgress } from "../contracts";
-import type { BackupStore } from "../storage/backup-store";
-import { mapWithConcurrency } from "../util/pool";
-import { stateFilePath } from "./instance-store";
+import { makeRandom } from "../../src/emulator/knobs";
+import type { JobProgress } from "../../src/contracts";
+import type { BackupStore } from "../../src/storage/backup-store";
+import { mapWithConcurrency } from "../../src/util/pool";
+import { stateFilePath } from "../../src/local/instance-store";
 
 /**
  * Tools of the fault tests and of `npm run soak`: an audit of a backup set that trusts nothing the job

@@ -1,5 +1,5 @@
 import * as net from "node:net";
-import { makeRandom } from "../emulator/knobs";
+import { makeRandom } from "../../src/emulator/knobs";
 
 /**
  * A loopback TCP proxy in front of the Key Vault emulator, for fault tests: it cuts connections and
