@@ -8,7 +8,7 @@
 //
 //   node bin/build.js                build; fails when TypeScript is missing from a source tree
 //   node bin/build.js --if-possible  (prepare) also skips, with a note, when TypeScript is not installed
-const { existsSync } = require("node:fs");
+const { existsSync, rmSync } = require("node:fs");
 const { join } = require("node:path");
 const { spawnSync } = require("node:child_process");
 
@@ -31,5 +31,7 @@ try {
   console.error(`${message}: run \`npm ci\` first`);
   process.exit(1);
 }
+// A fresh dist/ each time: output of a source that was moved or deleted must never linger and be shipped.
+rmSync(join(root, "dist"), { recursive: true, force: true });
 const result = spawnSync(process.execPath, [tsc, "-p", join(root, "tsconfig.json")], { stdio: "inherit", cwd: root });
 process.exit(result.status ?? 1);
