@@ -12,17 +12,16 @@ export const EventType = {
   TaskScheduled: 4,
   TaskCompleted: 5,
   TaskFailed: 6,
-  SubOrchestrationInstanceCreated: 7,
-  SubOrchestrationInstanceCompleted: 8,
-  SubOrchestrationInstanceFailed: 9,
   TimerCreated: 10,
   TimerFired: 11,
   OrchestratorStarted: 12,
   OrchestratorCompleted: 13,
-  EventRaised: 15,
 } as const;
 
-/** ActionType numbers of the actions an orchestrator episode returns. */
+/**
+ * ActionType numbers of the actions an orchestrator episode returns. All are listed so that the host can
+ * name an action it does not run (it runs activity calls, with or without retry, and timers).
+ */
 export const ActionType = {
   CallActivity: 0,
   CallActivityWithRetry: 1,
@@ -61,7 +60,6 @@ export interface HistoryEvent {
   TaskScheduledId?: number;
   TimerId?: number;
   FireAt?: string;
-  InstanceId?: string;
   OrchestrationStatus?: string;
 }
 
@@ -80,10 +78,8 @@ export interface WireAction {
   functionName?: string;
   input?: unknown;
   retryOptions?: WireRetryOptions;
-  instanceId?: string;
   fireAt?: Date | string;
   isCanceled?: boolean;
-  externalEventName?: string;
   compoundActions?: WireAction[];
 }
 
@@ -116,7 +112,7 @@ export function flattenActions(actions: unknown): WireAction[] {
 
 /**
  * How the host hands an input to the next function. The library JSON-encodes string inputs of activities
- * and continueAsNew once more (the host parses them); objects travel as they are.
+ * once more (the host parses them); objects travel as they are.
  */
 export function toWireInput(input: unknown, stringsPreEncoded: boolean): string | undefined {
   if (input === undefined) return undefined;
@@ -175,28 +171,6 @@ export const events = {
     ...base(EventType.TimerFired, at),
     TimerId: id,
     FireAt: fireAt,
-  }),
-  subOrchestrationCreated: (at: Date, id: number, name: string, instanceId: string, input: string | undefined): HistoryEvent => ({
-    ...base(EventType.SubOrchestrationInstanceCreated, at, id),
-    Name: name,
-    InstanceId: instanceId,
-    Input: input,
-  }),
-  subOrchestrationCompleted: (at: Date, id: number, result: string): HistoryEvent => ({
-    ...base(EventType.SubOrchestrationInstanceCompleted, at),
-    TaskScheduledId: id,
-    Result: result,
-  }),
-  subOrchestrationFailed: (at: Date, id: number, reason: string, details: string): HistoryEvent => ({
-    ...base(EventType.SubOrchestrationInstanceFailed, at),
-    TaskScheduledId: id,
-    Reason: reason,
-    Details: details,
-  }),
-  eventRaised: (at: Date, name: string, input: string | undefined): HistoryEvent => ({
-    ...base(EventType.EventRaised, at),
-    Name: name,
-    Input: input,
   }),
 };
 

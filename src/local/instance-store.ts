@@ -3,22 +3,19 @@ import { join, resolve } from "node:path";
 import type { HistoryEvent, WireRetryOptions } from "./durable-protocol";
 import type { FailureDetails } from "./orchestrator-adapter";
 
-export type RuntimeStatus = "Pending" | "Running" | "Completed" | "Failed" | "Terminated" | "ContinuedAsNew";
+export type RuntimeStatus = "Pending" | "Running" | "Completed" | "Failed" | "Terminated";
 
 export interface HostMetrics {
-  /** Events in the current execution's history. */
+  /** Events in the instance's history. */
   historyEvents: number;
-  /** Calls into the orchestrator (replays), all executions. */
+  /** Calls into the orchestrator (replays). */
   episodes: number;
-  /** Milliseconds spent inside the library's orchestrator handler, all executions. */
+  /** Milliseconds spent inside the library's orchestrator handler. */
   replayMs: number;
   /** TaskScheduled events written, retries included. */
   activitiesScheduled: number;
   activitiesFailed: number;
   timersCreated: number;
-  subOrchestrationsCreated: number;
-  /** 1 + the number of continueAsNew. */
-  executions: number;
   /** Most completions handed to the orchestrator in one episode. */
   maxEventsPerEpisode: number;
   /** Milliseconds spent writing the state file. */
@@ -34,18 +31,16 @@ export interface OrchestrationStatus {
   customStatus: unknown;
   createdTime: Date;
   lastUpdatedTime: Date;
-  parentInstanceId?: string;
   failureDetails?: FailureDetails;
   metrics: HostMetrics;
 }
 
-/** What a retried call carries from one attempt to the next. */
+/** What a retried activity call carries from one attempt to the next. */
 export interface RetryState {
-  kind: "activity" | "subOrchestration";
+  /** Always "activity"; written so that state files keep the shape earlier versions read. */
+  kind: "activity";
   name: string;
   input: string | undefined;
-  /** Instance id the orchestrator chose for a sub-orchestration, if any. */
-  childInstanceId?: string;
   options: WireRetryOptions;
   /** Attempts started so far. */
   attempts: number;
@@ -56,28 +51,23 @@ export interface RetryState {
   lastDetails?: string;
 }
 
-/** Work scheduled in history whose completion has not been written yet. */
+/** Work scheduled in history whose completion has not been written yet. A timer with `retry` is a retry wait. */
 export type PendingWork =
   | { kind: "activity"; name: string; input: string | undefined; retry?: RetryState }
-  | { kind: "timer"; fireAt: string; retry?: RetryState }
-  | { kind: "subOrchestration"; name: string; instanceId: string; input: string | undefined; retry?: RetryState };
+  | { kind: "timer"; fireAt: string; retry?: RetryState };
 
-export interface ParentLink {
-  instanceId: string;
-  generation: number;
-  eventId: number;
-}
-
-/** One instance's state file, rewritten after every episode. */
+/**
+ * One instance's state file, rewritten after every episode. Files of earlier versions have the same shape
+ * (they may also carry metrics this version no longer counts, which are ignored).
+ */
 export interface StoredInstance {
   format: typeof STORE_FORMAT;
   status: Omit<OrchestrationStatus, "createdTime" | "lastUpdatedTime"> & { createdTime: string; lastUpdatedTime: string };
-  parent?: ParentLink;
-  /** Number of continueAsNew so far; completions of older executions are dropped. */
-  generation: number;
+  /** Earlier versions counted continueAsNew here; this host runs one execution per instance, so it is 0. */
+  generation: 0;
   history: HistoryEvent[];
   nextEventId: number;
-  /** Event id of each atomic action, in the library's order; -1 for actions without one. */
+  /** Event id of each atomic action, in the library's order. */
   actionIds: number[];
   pending: Array<[number, PendingWork]>;
 }
@@ -85,7 +75,7 @@ export interface StoredInstance {
 export const STORE_FORMAT = "kvbackup-local-durable/1";
 
 export function stateFilePath(stateDir: string, instanceId: string): string {
-  // Sub-orchestration ids contain ':'; encoding keeps every id a single safe file name.
+  // Job ids come from users; encoding keeps every id a single safe file name.
   return join(stateDir, `${encodeURIComponent(instanceId)}.json`);
 }
 

@@ -25,7 +25,6 @@ export interface ReplayRequest {
   history: HistoryEvent[];
   input: unknown;
   isReplaying: boolean;
-  parentInstanceId?: string;
   logHandler: (level: string, ...args: unknown[]) => void;
 }
 
@@ -91,7 +90,6 @@ export class OrchestratorAdapter {
       input: request.input,
       instanceId: request.instanceId,
       isReplaying: request.isReplaying,
-      parentInstanceId: request.parentInstanceId,
       upperSchemaVersion: LATEST_REPLAY_SCHEMA,
       maximumShortTimerDuration: MAXIMUM_SHORT_TIMER,
       longRunningTimerIntervalDuration: LONG_TIMER_INTERVAL,

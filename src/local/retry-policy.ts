@@ -1,9 +1,9 @@
 import type { WireRetryOptions } from "./durable-protocol";
 
 /**
- * The host side of callActivityWithRetry / callSubOrchestratorWithRetry. durable-functions 3.x leaves the
- * retry to the host: after each failed attempt the host writes a timer, and when it fires the library
- * asks for the next attempt (or, once maxNumberOfAttempts have failed, surfaces the last error).
+ * The host side of callActivityWithRetry. durable-functions 3.x leaves the retry to the host: after each
+ * failed attempt the host writes a timer, and when it fires the library asks for the next attempt (or,
+ * once maxNumberOfAttempts have failed, surfaces the last error).
  */
 
 /** Unset, zero or negative means "no limit", as the options are optional on the wire. */

@@ -26,22 +26,12 @@ function* twoPhases(context: df.OrchestrationContext): Generator<df.Task, unknow
   return copied;
 }
 
-function* child(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
-  const { x } = context.df.getInput<{ x: number }>();
-  const attempt: number = yield context.df.callActivity("countChildRuns", x);
-  if (attempt === 1) throw new Error("first child attempt fails");
-  const doubled: number = yield context.df.callActivity("double", x);
-  return { doubled, instanceId: context.df.instanceId, parent: context.df.parentInstanceId };
-}
-
-function* parentWithRace(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
-  const retry = new df.RetryOptions(1000, 3);
-  const fromChild: unknown = yield context.df.callSubOrchestratorWithRetry("child", retry, { x: 21 });
+function* activityWinsRace(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
   const deadline = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + HOUR));
   const work = context.df.callActivity("quick", "q");
   const winner: df.Task = yield context.df.Task.any([work, deadline]);
   if (winner === work) deadline.cancel();
-  return { fromChild, winner: winner === work ? "activity" : "timer", value: winner === work ? work.result : undefined };
+  return { winner: winner === work ? "activity" : "timer", value: winner === work ? work.result : undefined };
 }
 
 function* timerWinsRace(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
@@ -49,26 +39,6 @@ function* timerWinsRace(context: df.OrchestrationContext): Generator<df.Task, un
   const deadline = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 20));
   const winner: df.Task = yield context.df.Task.any([slow, deadline]);
   return winner === deadline ? "timer" : "activity";
-}
-
-function* countTo(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
-  const state = context.df.getInput<{ n: number; label: string }>();
-  yield context.df.callActivity("noop", state.n);
-  if (state.n < 4) {
-    context.df.continueAsNew({ n: state.n + 1, label: `${state.label}+` });
-    return undefined;
-  }
-  return state;
-}
-
-function* echoString(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
-  const text = context.df.getInput<string>();
-  if (text.length < 3) {
-    context.df.continueAsNew(`${text}a`);
-    return undefined;
-  }
-  const echoed: string = yield context.df.callActivity("echo", text);
-  return echoed;
 }
 
 function* catchesActivityError(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
@@ -120,9 +90,23 @@ function* badData(context: df.OrchestrationContext): Generator<df.Task, unknown,
   return { errors, seen };
 }
 
-function* waitsForApproval(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
-  const approval: { by: string } = yield context.df.waitForExternalEvent("approval");
-  return approval.by;
+function* waitsAnHour(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
+  yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + HOUR));
+  return "woke up";
+}
+
+function* usesSubOrchestration(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
+  return yield context.df.callSubOrchestrator("anything", null);
+}
+
+function* usesExternalEvent(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
+  return yield context.df.waitForExternalEvent("approval");
+}
+
+function* usesContinueAsNew(context: df.OrchestrationContext): Generator<df.Task, unknown, any> {
+  yield context.df.callActivity("noop", 1);
+  context.df.continueAsNew({ again: true });
+  return undefined;
 }
 
 describe("LocalDurableHost", () => {
@@ -189,38 +173,19 @@ describe("LocalDurableHost", () => {
     expect(host.listInstances().map((s) => s.instanceId)).toEqual(["status-1"]);
   });
 
-  it("when a parent calls a retried sub-orchestration and races an activity against a timer, it gets both results", async () => {
-    // Prepare
-    const childRuns = new Map<number, number>();
-    const host = new LocalDurableHost({
-      orchestrators: { parentWithRace, child },
-      activities: {
-        countChildRuns: (x: number) => {
-          const n = (childRuns.get(x) ?? 0) + 1;
-          childRuns.set(x, n);
-          return n;
-        },
-        double: (x: number) => x * 2,
-        quick: async (s: string) => `${s}!`,
-      },
-      clock: "virtual",
-    });
+  it("when an activity wins a Task.any against a timer, it continues with the activity's result without waiting for the timer", async () => {
+    // Prepare: the real clock and a one-hour deadline, so waiting for it would time out.
+    const host = new LocalDurableHost({ orchestrators: { activityWinsRace }, activities: { quick: async (s: string) => `${s}!` } });
 
     // Act
-    const id = await host.startNew("parentWithRace", { instanceId: "parent-1" });
+    const id = await host.startNew("activityWinsRace");
     const status = await host.waitForCompletion(id, { timeoutMs: 5000 });
     await host.close();
 
     // Assess
     expect(status.runtimeStatus).toBe("Completed");
-    const output = status.output as { fromChild: { doubled: number; parent: string; instanceId: string }; winner: string; value: string };
-    expect(output.fromChild.doubled).toBe(42);
-    expect(output.fromChild.parent).toBe("parent-1");
-    expect(output.winner).toBe("activity");
-    expect(output.value).toBe("q!");
-    const children = host.listInstances().filter((s) => s.parentInstanceId === "parent-1");
-    expect(children.map((s) => s.runtimeStatus).sort()).toEqual(["Completed", "Failed"]);
-    expect(status.metrics.subOrchestrationsCreated).toBe(2);
+    expect(status.output).toEqual({ winner: "activity", value: "q!" });
+    expect(status.metrics.timersCreated).toBe(1);
   });
 
   it("when a timer wins a Task.any, it continues without waiting for the slow activity", async () => {
@@ -231,32 +196,6 @@ describe("LocalDurableHost", () => {
     slow.open();
     await host.close();
     expect(status.output).toBe("timer");
-  });
-
-  it("when an orchestration continues as new, it restarts with fresh history and shows ContinuedAsNew in between", async () => {
-    // Prepare
-    const statuses: string[] = [];
-    const host = new LocalDurableHost({
-      orchestrators: { countTo, echoString },
-      activities: { noop: () => null, echo: (s: string) => s },
-    });
-    host.onStatusChange((s) => statuses.push(`${s.instanceId}:${s.runtimeStatus}`));
-
-    // Act
-    const id = await host.startNew("countTo", { instanceId: "count", input: { n: 0, label: "x" } });
-    const status = await host.waitForCompletion(id, { timeoutMs: 5000 });
-    const textId = await host.startNew("echoString", { instanceId: "text", input: "" });
-    const text = await host.waitForCompletion(textId, { timeoutMs: 5000 });
-    await host.close();
-
-    // Assess
-    expect(status.runtimeStatus).toBe("Completed");
-    expect(status.output).toEqual({ n: 4, label: "x++++" });
-    expect(status.input).toEqual({ n: 4, label: "x++++" });
-    expect(status.metrics.executions).toBe(5);
-    expect(status.metrics.historyEvents).toBeLessThan(12);
-    expect(statuses.filter((s) => s === "count:ContinuedAsNew")).toHaveLength(4);
-    expect(text.output).toBe("aaa");
   });
 
   it("when an activity throws, it lets the orchestrator see the error name and message", async () => {
@@ -324,27 +263,35 @@ describe("LocalDurableHost", () => {
     expect(output.seen).toEqual({ when: "1970-01-01T00:00:00.000Z" });
   });
 
-  it("when an external event is raised, it resumes the waiting orchestrator", async () => {
-    const host = new LocalDurableHost({ orchestrators: { waitsForApproval }, activities: {} });
-    const id = await host.startNew("waitsForApproval");
-    await statusWhere(host, id, (s) => s.runtimeStatus === "Running");
-    host.raiseEvent(id, "approval", { by: "ops" });
-    const status = await host.waitForCompletion(id, { timeoutMs: 5000 });
-    await host.close();
-    expect(status.output).toBe("ops");
-  });
-
   it("when an instance is terminated or started twice, it ends Terminated and refuses the duplicate id", async () => {
-    const host = new LocalDurableHost({ orchestrators: { waitsForApproval }, activities: {} });
-    const id = await host.startNew("waitsForApproval", { instanceId: "t-1" });
-    await expect(host.startNew("waitsForApproval", { instanceId: "t-1" })).rejects.toMatchObject({ code: "InstanceRunning" });
+    const host = new LocalDurableHost({ orchestrators: { waitsAnHour }, activities: {} });
+    const id = await host.startNew("waitsAnHour", { instanceId: "t-1" });
+    await expect(host.startNew("waitsAnHour", { instanceId: "t-1" })).rejects.toMatchObject({ code: "InstanceRunning" });
     const waiting = host.waitForCompletion(id);
     await host.terminate(id, "cancelled by user");
     const status = await waiting;
-    await expect(host.startNew("waitsForApproval", { instanceId: "t-1" })).rejects.toBeInstanceOf(DurableHostError);
+    await expect(host.startNew("waitsAnHour", { instanceId: "t-1" })).rejects.toBeInstanceOf(DurableHostError);
     await expect(host.startNew("nope")).rejects.toMatchObject({ code: "UnknownOrchestrator" });
     await host.close();
     expect(status.runtimeStatus).toBe("Terminated");
     expect(status.output).toBe("cancelled by user");
+  });
+
+  it("when an orchestrator asks for a feature the product does not use, it fails the instance naming the action", async () => {
+    const host = new LocalDurableHost({
+      orchestrators: { usesSubOrchestration, usesExternalEvent, usesContinueAsNew },
+      activities: { noop: () => null },
+    });
+    const results: Record<string, OrchestrationStatus> = {};
+    for (const name of ["usesSubOrchestration", "usesExternalEvent", "usesContinueAsNew"]) {
+      results[name] = await host.waitForCompletion(await host.startNew(name), { timeoutMs: 5000 });
+    }
+    await host.close();
+    const failures = Object.fromEntries(Object.entries(results).map(([name, s]) => [name, [s.runtimeStatus, s.failureDetails?.errorMessage]]));
+    expect(failures).toEqual({
+      usesSubOrchestration: ["Failed", "the local durable host does not support action type 2 (CallSubOrchestrator)"],
+      usesExternalEvent: ["Failed", "the local durable host does not support action type 6 (WaitForExternalEvent)"],
+      usesContinueAsNew: ["Failed", "the local durable host does not support action type 4 (ContinueAsNew)"],
+    });
   });
 });

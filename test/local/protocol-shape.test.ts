@@ -60,10 +60,6 @@ describe("durable-functions protocol shapes the local host relies on", () => {
       ["TaskFailedEvent", events.taskFailed(T0, 3, "r", "d"), { taskScheduledId: 3, reason: "r", details: "d" }],
       ["TimerCreatedEvent", events.timerCreated(T0, 3, T0.toISOString()), { fireAt: T0 }],
       ["TimerFiredEvent", events.timerFired(T0, 3, T0.toISOString()), { timerId: 3, fireAt: T0 }],
-      ["SubOrchestrationInstanceCreatedEvent", events.subOrchestrationCreated(T0, 3, "n", "i", "1"), { name: "n", instanceId: "i", input: "1" }],
-      ["SubOrchestrationInstanceCompletedEvent", events.subOrchestrationCompleted(T0, 3, "1"), { taskScheduledId: 3, result: "1" }],
-      ["SubOrchestrationInstanceFailedEvent", events.subOrchestrationFailed(T0, 3, "r", "d"), { taskScheduledId: 3, reason: "r", details: "d" }],
-      ["EventRaisedEvent", events.eventRaised(T0, "n", "1"), { name: "n", input: "1" }],
     ];
     for (const [className, ours, extra] of pairs) {
       const Cls = lib(`history/${className}`)[className];
