@@ -103,6 +103,16 @@ async function main(argv: string[]): Promise<number> {
   const settingsPath = ours ? target : path.join(dataDir, "local.settings.json");
   writeFileSync(settingsPath, JSON.stringify(settings, null, 2) + "\n");
 
+  // Listening before saying "ready": whoever starts this may signal it the moment it reads that line.
+  const stopRequested = new Promise<void>((resolve) => {
+    const onSignal = () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolve();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
   const ready = {
     settingsPath,
     blobEndpoint: azurite.blobEndpoint,
@@ -129,15 +139,7 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
-  await new Promise<void>((resolve) => {
-    const onSignal = () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      resolve();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+  await stopRequested;
   await stop();
   if (!options.json) process.stdout.write("stopped\n");
   return 0;

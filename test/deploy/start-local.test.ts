@@ -47,7 +47,8 @@ async function startLocal(project: string): Promise<Started> {
   const ready = await new Promise<Ready>((done, fail) => {
     child.stdout!.setEncoding("utf8").on("data", (s: string) => {
       stdout += s;
-      const line = stdout.split("\n").find((l) => l.startsWith("{"));
+      // Complete lines only: a chunk may end in the middle of the JSON line.
+      const line = stdout.split("\n").slice(0, -1).find((l) => l.startsWith("{") && l.includes('"settingsPath"'));
       if (line) done(JSON.parse(line) as Ready);
     });
     void exited.then(({ code }) => fail(new Error(`start:local exited ${code} before it was ready: ${stderr}`)));
