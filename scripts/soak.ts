@@ -27,7 +27,7 @@ import {
 } from "../src/contracts";
 import { startEmulator } from "../src/emulator";
 import type { FaultKnobs, RunningEmulator } from "../src/emulator/types";
-import { createKeyClientFactory, EmulatorTokenCredential } from "../src/keyvault/clients";
+import { createServices, directKeyClient } from "../src/composition";
 import { startAzurite, type RunningAzurite } from "../src/local/azurite";
 import { startChaosProxy, type ChaosFaults, type ChaosProxy } from "../test/support/chaos-proxy";
 import { LocalDurableHost, type ActivityFunction } from "../src/local/durable-host";
@@ -408,10 +408,7 @@ class Soak {
 
   /** The real activities, but the first answer of every other batch is lost after the batch did its work. */
   private async withLostAnswers(result: CycleResult, orchestrator: string, instanceId: string, input: unknown): Promise<unknown> {
-    const real = createActivityHandlers({
-      keyClients: createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: this.emulator.caCert }),
-      store: this.store,
-    });
+    const real = createActivityHandlers(createServices({ emulatorCaCert: this.emulator.caCert, maxOperationsPer10s: 0, store: this.store }));
     const answered = new Set<string>();
     const losing = (name: string, fn: (input: any) => Promise<unknown>): ActivityFunction => async (activityInput: { batchIndex: number }) => {
       const output = await fn(activityInput);
@@ -454,11 +451,7 @@ class Soak {
   }
 
   private directClient(url: string): KeyClient {
-    return new KeyClient(url, new EmulatorTokenCredential(), {
-      disableChallengeResourceVerification: true,
-      tlsOptions: { ca: this.emulator.caCert },
-      retryOptions: { maxRetries: 8 },
-    });
+    return directKeyClient(url, { emulatorCaCert: this.emulator.caCert, maxRetries: 8 });
   }
 
   private print(r: CycleResult): void {

@@ -46,9 +46,10 @@ export type ActivityHandler = (input: any, invocation?: ActivityInvocation) => P
 export type ActivityHandlers = Partial<Record<ActivityName, ActivityHandler>>;
 
 export function createActivityHandlers(deps: ActivityDependencies): ActivityHandlers {
-  const reader = new BackupSetReader(deps.store);
-  const backup = createVaultBackupActivities({ ...deps, reader });
-  const restore = createVaultRestoreActivities({ ...deps, reader });
+  const { keyClients, store, log } = deps;
+  const reader = new BackupSetReader(store);
+  const backup = createVaultBackupActivities({ keyClients, store, reader, ...(log ? { log } : {}) });
+  const restore = createVaultRestoreActivities({ keyClients, store, reader, ...(log ? { log } : {}) });
   return {
     [ActivityNames.takeKeyInventory]: withFailureVerdict(backup.takeKeyInventory),
     [ActivityNames.backupKeyBatch]: withFailureVerdict(backup.backupKeyBatch),

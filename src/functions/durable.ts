@@ -1,16 +1,11 @@
-import { readFileSync } from "node:fs";
 import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
-import { DefaultAzureCredential } from "@azure/identity";
 import { ActivityNames } from "../contracts";
 import { ConfigurationError, loadConfig } from "../config";
-import { createKeyClientFactory, EmulatorTokenCredential } from "../keyvault/clients";
+import { invocationLogger, servicesFromConfig } from "../composition";
 import { createActivityHandlers, orchestrators, type ActivityHandler, type ActivityHandlers, type ActivityName } from "../registry";
 import { tagActivityFailure } from "../../activities/failures";
 import type { ActivityLogger } from "../../activities/logging";
-import { openBackupStore } from "../storage/open-store";
-import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
-import { createHsmStorageAccess } from "../storage/hsm-storage-access";
 
 /**
  * Registers kvbackup's orchestrators and activities with the Functions host. Thin on purpose: the
@@ -28,23 +23,13 @@ let handlers: ActivityHandlers | undefined;
  * gets its own invocation's (see activityLogger).
  */
 function activityHandlers(): ActivityHandlers {
-  if (!handlers) {
-    const config = loadConfig();
-    const emulatorCaCert = config.emulatorCaPath ? readFileSync(config.emulatorCaPath, "utf8") : undefined;
-    const credential = emulatorCaCert ? new EmulatorTokenCredential() : new DefaultAzureCredential();
-    handlers = createActivityHandlers({
-      keyClients: createKeyClientFactory({ credential, emulatorCaCert, maxOperationsPer10s: config.maxOperationsPer10s }),
-      store: openBackupStore({ storage: config.storage, container: config.container, credential: new DefaultAzureCredential() }),
-      hsmClients: createHsmClientFactory({ credential, emulatorCaCert }),
-      hsmStorageAccess: createHsmStorageAccess({ mode: config.hsmSasMode, storage: config.storage, credential: new DefaultAzureCredential() }),
-    });
-  }
+  if (!handlers) handlers = createActivityHandlers(servicesFromConfig(loadConfig()));
   return handlers;
 }
 
 /** One JSON line per record, in the log of the invocation that wrote it (Application Insights indexes its fields). */
 export function activityLogger(context: InvocationContext): ActivityLogger {
-  return (record) => context.log(JSON.stringify({ source: "kvbackup", ...record }));
+  return invocationLogger(context);
 }
 
 /** The handler registered for an activity: the shared activity, told about this invocation. */

@@ -1,4 +1,4 @@
-import { KeyClient } from "@azure/keyvault-keys";
+import { createServices, directKeyClient } from "../../src/composition";
 import {
   ActivityNames,
   OrchestratorNames,
@@ -12,7 +12,6 @@ import {
 } from "../../src/contracts";
 import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
-import { createKeyClientFactory, EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
 import { startChaosProxy, type ChaosProxy } from "../support/chaos-proxy";
 import { LocalDurableHost, type ActivityFunction } from "../../src/local/durable-host";
@@ -46,7 +45,7 @@ describe("backup and restore under injected faults", () => {
   const runtimes: LocalRuntime[] = [];
 
   const directClient = (url: string) =>
-    new KeyClient(url, new EmulatorTokenCredential(), { disableChallengeResourceVerification: true, tlsOptions: { ca: emulator.caCert }, retryOptions: { maxRetries: 8 } });
+    directKeyClient(url, { emulatorCaCert: emulator.caCert, maxRetries: 8 });
   const runtime = (options: { maxOperationsPer10s?: number; tuning?: typeof TUNING } = {}) => {
     const created = new LocalRuntime({ store, emulatorCaCert: emulator.caCert, tuning: options.tuning ?? TUNING, maxOperationsPer10s: options.maxOperationsPer10s ?? 0 });
     runtimes.push(created);
@@ -181,7 +180,7 @@ describe("backup and restore under injected faults", () => {
     const vault = await emulator.addVault({ name: "silent" });
     await vault.seedKeys({ count: 40, prefix: "silent" });
     const silent = await proxy(vault, 7, { stallRate: 1, stallMs: 600_000 });
-    const keyClients = createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0, tryTimeoutMs: 1_500 });
+    const keyClients = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0, tryTimeoutMs: 1_500 }).keyClients;
     const host = new LocalDurableHost({ orchestrators, activities: createActivityHandlers({ keyClients, store }) as Record<string, ActivityFunction>, clock: "virtual" });
     const input: VaultBackupInput = { vaultUrl: silent.url, include: [], exclude: [], tuning: TUNING, retry: DEFAULT_ACTIVITY_RETRY };
 
@@ -216,7 +215,7 @@ describe("backup and restore under injected faults", () => {
     const target = await emulator.addVault({ name: "lean-target" });
     const vault = await emulator.addVault({ name: "lean-source" });
     await vault.seedKeys({ count: 2, versions: 2, prefix: "lean" });
-    const factory = createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert });
+    const factory = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients;
     const noSpareBudget = Object.assign((url: string) => factory(url), { spareBudget: () => 0 });
     // The first record of the restore batch is never written (the process died right after the restores).
     let recordRefused = false;
@@ -280,7 +279,7 @@ describe("backup and restore under injected faults", () => {
         },
       },
     });
-    const keyClients = createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert });
+    const keyClients = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients;
     const activities = createActivityHandlers({ keyClients, store: flakyStore }) as Record<string, (input: any) => Promise<any>>;
     const jobId = "lean-retry";
     const startedAt = new Date().toISOString();
@@ -334,7 +333,7 @@ describe("backup and restore under injected faults", () => {
         },
       },
     });
-    const real = createActivityHandlers({ keyClients: createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert }), store: flakyStore });
+    const real = createActivityHandlers({ keyClients: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients, store: flakyStore });
     const answered = new Set<string>();
     let answersLost = 0;
     const losingAnswers = (name: string, fn: (input: any) => Promise<unknown>): ActivityFunction => async (input: { batchIndex: number }) => {
