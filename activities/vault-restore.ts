@@ -1,6 +1,7 @@
 import type { KeyClient } from "@azure/keyvault-keys";
 import {
   SUMMARY_LIST_LIMIT,
+  type Activities,
   type KeyIssue,
   type PlanRestoreInput,
   type RestoreBatchResult,
@@ -57,7 +58,10 @@ const CONFLICT_SAMPLE = 20;
 export const ALREADY_EXISTS_REASON = "a key of that name already exists in the target vault";
 export const SOFT_DELETED_REASON = "a soft-deleted key of that name is in the target vault (recover or purge it first)";
 
-export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
+/** The activities of a vault restore, as their contracts (src/contracts.ts) name them. */
+export type VaultRestoreActivities = Pick<Activities<ActivityInvocation>, "planRestore" | "restoreKeyBatch" | "writeRestoreReport">;
+
+export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): VaultRestoreActivities {
   const { keyClients, store } = deps;
   const reader = deps.reader ?? new BackupSetReader(store);
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -346,7 +350,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     return { kind: "none" };
   }
 
-  return { planRestore, restoreKeyBatch, writeRestoreReport };
+  return { planRestore, restoreKeyBatch, writeRestoreReport } satisfies VaultRestoreActivities;
 }
 
 /** What the orchestrator learns of a plan: counts, and a few taken names for a refusal. */

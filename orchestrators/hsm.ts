@@ -34,19 +34,19 @@ export const HSM_JOB_TIMEOUT_PREFIX = "Managed HSM job timed out";
 /** A floor on the wait, so a zero interval with no Retry-After cannot turn polling into a busy loop. */
 const MIN_POLL_INTERVAL_MS = 100;
 
-export function* hsmBackupOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, any> {
+export function* hsmBackupOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, unknown> {
   const input = context.df.getInput<HsmBackupInput>();
   const retry = input.retry ?? DEFAULT_HSM_ACTIVITY_RETRY;
   const startedAtMs = context.df.currentUtcDateTime.getTime();
   context.df.setCustomStatus(progress("backup", "starting", 0));
 
   const start: StartHsmBackupInput = { hsmUrl: input.hsmUrl, containerUrl: input.containerUrl, jobId: context.df.instanceId };
-  const started: HsmJobStatus = yield* callActivity(context, ActivityNames.startHsmBackup, start, retry);
+  const started = yield* callActivity(context, ActivityNames.startHsmBackup, start, retry);
   const { status, polls } = yield* pollUntilDone(context, input.hsmUrl, started, input.polling, retry, startedAtMs);
   return summary(input.hsmUrl, status, polls, { folderUrl: status.folderUrl ?? started.folderUrl });
 }
 
-export function* hsmRestoreOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, any> {
+export function* hsmRestoreOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, unknown> {
   const input = context.df.getInput<HsmRestoreInput>();
   const retry = input.retry ?? DEFAULT_HSM_ACTIVITY_RETRY;
   const startedAtMs = context.df.currentUtcDateTime.getTime();
@@ -59,7 +59,7 @@ export function* hsmRestoreOrchestrator(context: df.OrchestrationContext): Gener
     ...(input.keyName !== undefined ? { keyName: input.keyName } : {}),
     jobId: context.df.instanceId,
   };
-  const started: HsmJobStatus = yield* callActivity(context, ActivityNames.startHsmRestore, start, retry);
+  const started = yield* callActivity(context, ActivityNames.startHsmRestore, start, retry);
   const { status, polls } = yield* pollUntilDone(context, input.hsmUrl, started, input.polling, retry, startedAtMs);
   return summary(input.hsmUrl, status, polls, { folderUrl: input.folderUrl, keyName: input.keyName });
 }
@@ -76,7 +76,7 @@ function* pollUntilDone(
   policy: HsmPollingPolicy,
   retry: ActivityRetryPolicy,
   startedAtMs: number,
-): Generator<df.Task, { status: HsmJobStatus; polls: number }, any> {
+): Generator<df.Task, { status: HsmJobStatus; polls: number }, unknown> {
   const deadlineMs = startedAtMs + policy.timeoutMs;
   let status = started;
   let polls = 0;
@@ -96,7 +96,7 @@ function* pollUntilDone(
     yield context.df.createTimer(new Date(fireAtMs));
 
     const query: GetHsmJobStatusInput = { hsmUrl, operation: status.operation, jobId: status.jobId };
-    status = yield* callActivity<HsmJobStatus>(context, ActivityNames.getHsmJobStatus, query, retry);
+    status = yield* callActivity(context, ActivityNames.getHsmJobStatus, query, retry);
     polls++;
     context.df.setCustomStatus(progress(status.operation, status.status === "InProgress" ? "polling" : "done", polls, status));
     intervalMs = Math.min(intervalMs * Math.max(1, policy.backoffCoefficient), Math.max(policy.maxIntervalMs, MIN_POLL_INTERVAL_MS));

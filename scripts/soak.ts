@@ -30,7 +30,7 @@ import type { FaultKnobs, RunningEmulator } from "../src/emulator/types";
 import { createServices, directKeyClient } from "../src/composition";
 import { startAzurite, type RunningAzurite } from "../src/local/azurite";
 import { startChaosProxy, type ChaosFaults, type ChaosProxy } from "../test/support/chaos-proxy";
-import { LocalDurableHost, type ActivityFunction } from "../src/local/durable-host";
+import { LocalDurableHost } from "../src/local/durable-host";
 import {
   auditBackupSet,
   blobIdentities,
@@ -43,7 +43,7 @@ import {
 } from "../test/support/reliability-kit";
 import { LocalRuntime } from "../src/local/runtime";
 import { compareSnapshots, snapshotVault } from "../src/local/vault-snapshot";
-import { createActivityHandlers, orchestrators } from "../src/registry";
+import { createActivityHandlers, forLocalHost, orchestrators } from "../src/registry";
 import { vaultFolder } from "../src/storage/backup-set";
 import type { BackupStore } from "../src/storage/backup-store";
 import { openBackupStore } from "../src/storage/open-store";
@@ -410,7 +410,7 @@ class Soak {
   private async withLostAnswers(result: CycleResult, orchestrator: string, instanceId: string, input: unknown): Promise<unknown> {
     const real = createActivityHandlers(createServices({ emulatorCaCert: this.emulator.caCert, maxOperationsPer10s: 0, store: this.store }));
     const answered = new Set<string>();
-    const losing = (name: string, fn: (input: any) => Promise<unknown>): ActivityFunction => async (activityInput: { batchIndex: number }) => {
+    const losing = <I extends { batchIndex: number }, O>(name: string, fn: (input: I) => Promise<O>) => async (activityInput: I): Promise<O> => {
       const output = await fn(activityInput);
       const call = `${name}/${activityInput.batchIndex}`;
       if (activityInput.batchIndex % 2 === 0 && !answered.has(call)) {
@@ -423,7 +423,7 @@ class Soak {
     const host = new LocalDurableHost({
       orchestrators,
       activities: {
-        ...(real as Record<string, ActivityFunction>),
+        ...forLocalHost(real),
         [ActivityNames.backupKeyBatch]: losing("backup", real[ActivityNames.backupKeyBatch]!),
         [ActivityNames.restoreKeyBatch]: losing("restore", real[ActivityNames.restoreKeyBatch]!),
       },

@@ -11,7 +11,7 @@ export const OrchestratorNames = {
   vaultRestore: "vaultRestoreOrchestrator",
   hsmBackup: "hsmBackupOrchestrator",
   hsmRestore: "hsmRestoreOrchestrator",
-} as const;
+} as const satisfies { readonly [key: string]: OrchestratorName };
 
 export const ActivityNames = {
   takeKeyInventory: "takeKeyInventory",
@@ -23,7 +23,49 @@ export const ActivityNames = {
   startHsmBackup: "startHsmBackup",
   startHsmRestore: "startHsmRestore",
   getHsmJobStatus: "getHsmJobStatus",
-} as const;
+} as const satisfies { readonly [N in ActivityName]: N };
+
+/**
+ * Every activity by name: its input and its output. This map is the contract: orchestrators call activities
+ * through callActivity (orchestrators/retry.ts), which takes the input and gives the output of the name it
+ * is called with, and the activity factories satisfy {@link Activities}. A field renamed here fails to
+ * compile on both sides.
+ */
+export interface ActivityContracts {
+  readonly takeKeyInventory: { readonly input: TakeKeyInventoryInput; readonly output: KeyInventorySummary };
+  readonly backupKeyBatch: { readonly input: BackupKeyBatchInput; readonly output: BatchCounts };
+  readonly writeBackupManifest: { readonly input: WriteBackupManifestInput; readonly output: BackupSummary };
+  readonly planRestore: { readonly input: PlanRestoreInput; readonly output: RestorePlan };
+  readonly restoreKeyBatch: { readonly input: RestoreKeyBatchInput; readonly output: RestoreBatchResult };
+  readonly writeRestoreReport: { readonly input: WriteRestoreReportInput; readonly output: RestoreSummary };
+  readonly startHsmBackup: { readonly input: StartHsmBackupInput; readonly output: HsmJobStatus };
+  readonly startHsmRestore: { readonly input: StartHsmRestoreInput; readonly output: HsmJobStatus };
+  readonly getHsmJobStatus: { readonly input: GetHsmJobStatusInput; readonly output: HsmJobStatus };
+}
+
+export type ActivityName = keyof ActivityContracts;
+export type ActivityInput<N extends ActivityName> = ActivityContracts[N]["input"];
+export type ActivityOutput<N extends ActivityName> = ActivityContracts[N]["output"];
+
+/**
+ * The activities as functions, one per name (as Temporal's proxyActivities<typeof activities> types them).
+ * `Invocation` is what the host hands an invocation besides its input (activities/logging.ts).
+ */
+export type Activities<Invocation = never> = {
+  readonly [N in ActivityName]: (input: ActivityInput<N>, invocation?: Invocation) => Promise<ActivityOutput<N>>;
+};
+
+/** Every orchestrator by name: its input and its output. */
+export interface OrchestratorContracts {
+  readonly vaultBackupOrchestrator: { readonly input: VaultBackupInput; readonly output: BackupSummary };
+  readonly vaultRestoreOrchestrator: { readonly input: VaultRestoreInput; readonly output: RestoreSummary };
+  readonly hsmBackupOrchestrator: { readonly input: HsmBackupInput; readonly output: HsmJobSummary };
+  readonly hsmRestoreOrchestrator: { readonly input: HsmRestoreInput; readonly output: HsmJobSummary };
+}
+
+export type OrchestratorName = keyof OrchestratorContracts;
+export type OrchestratorInput<N extends OrchestratorName> = OrchestratorContracts[N]["input"];
+export type OrchestratorOutput<N extends OrchestratorName> = OrchestratorContracts[N]["output"];
 
 /**
  * Every failure an activity throws starts with one of these tags, its verdict on whether another attempt

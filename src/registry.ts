@@ -1,4 +1,4 @@
-import { ActivityNames, OrchestratorNames } from "./contracts";
+import { ActivityNames, OrchestratorNames, type Activities, type ActivityName } from "./contracts";
 import { vaultBackupOrchestrator } from "../orchestrators/vault-backup";
 import { vaultRestoreOrchestrator } from "../orchestrators/vault-restore";
 import { hsmBackupOrchestrator, hsmRestoreOrchestrator } from "../orchestrators/hsm";
@@ -37,13 +37,23 @@ export interface ActivityDependencies {
   readonly hsmStorageAccess?: HsmStorageAccess;
 }
 
-export type ActivityName = (typeof ActivityNames)[keyof typeof ActivityNames];
 /**
- * An activity: its input, and what the host tells this invocation (its logger). Whatever it throws is
- * tagged retryable or final (activities/failures.ts), which the orchestrators' retries go by.
+ * The registered activities, each typed by its contract (src/contracts.ts): its input, and what the host
+ * tells this invocation (its logger). Whatever one throws is tagged retryable or final
+ * (activities/failures.ts), which the orchestrators' retries go by.
  */
-export type ActivityHandler = (input: any, invocation?: ActivityInvocation) => Promise<unknown>;
-export type ActivityHandlers = Partial<Record<ActivityName, ActivityHandler>>;
+export type ActivityHandlers = Partial<Activities<ActivityInvocation>>;
+
+/**
+ * An activity as a host calls it: with the input the host delivers, which is what the orchestrator
+ * scheduled through callActivity (orchestrators/retry.ts), checked there against the same contract.
+ */
+export type HostedActivity = (input: unknown, invocation?: ActivityInvocation) => Promise<unknown>;
+
+/** The activity `name` as a host calls it, when it is registered. */
+export function hostedActivity(handlers: ActivityHandlers, name: ActivityName): HostedActivity | undefined {
+  return handlers[name] as HostedActivity | undefined;
+}
 
 export function createActivityHandlers(deps: ActivityDependencies): ActivityHandlers {
   const { keyClients, store, log } = deps;
@@ -66,7 +76,8 @@ export function createActivityHandlers(deps: ActivityDependencies): ActivityHand
  * their dependencies. The host's own InvocationContext is not passed on.
  */
 export function forLocalHost(handlers: ActivityHandlers): Record<string, (input: unknown) => Promise<unknown>> {
-  return Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, (input: unknown) => handler(input)]));
+  const names = Object.keys(handlers) as ActivityName[];
+  return Object.fromEntries(names.map((name) => [name, (input: unknown) => hostedActivity(handlers, name)!(input)]));
 }
 
 /** The HSM activities alone: what a host that only runs HSM jobs (the hsm-* CLI commands) registers. */

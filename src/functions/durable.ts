@@ -1,9 +1,9 @@
 import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
-import { ActivityNames } from "../contracts";
 import { ConfigurationError, loadConfig } from "../config";
 import { invocationLogger, servicesFromConfig } from "../composition";
-import { createActivityHandlers, orchestrators, type ActivityHandler, type ActivityHandlers, type ActivityName } from "../registry";
+import { ActivityNames, type ActivityName } from "../contracts";
+import { createActivityHandlers, hostedActivity, orchestrators, type ActivityHandlers, type HostedActivity } from "../registry";
 import { tagActivityFailure } from "../../activities/failures";
 import type { ActivityLogger } from "../../activities/logging";
 
@@ -34,9 +34,9 @@ export function activityLogger(context: InvocationContext): ActivityLogger {
 
 /** The handler registered for an activity: the shared activity, told about this invocation. */
 export async function runActivity(name: ActivityName, input: unknown, context: InvocationContext): Promise<unknown> {
-  let handler: ActivityHandler | undefined;
+  let handler: HostedActivity | undefined;
   try {
-    handler = activityHandlers()[name];
+    handler = hostedActivity(activityHandlers(), name);
     if (!handler) throw new ConfigurationError([`activity ${name} is not available in this deployment`]);
   } catch (error) {
     // A bad setting is final: no attempt of the activity will read other settings.

@@ -8,6 +8,9 @@ import {
   type HsmRestoreInput,
   type JobProgress,
   type JobTuning,
+  type OrchestratorInput,
+  type OrchestratorName,
+  type OrchestratorOutput,
   type RestoreSummary,
   type VaultBackupInput,
   type VaultRestoreInput,
@@ -93,25 +96,25 @@ export class LocalRuntime {
    */
   async startBackup(request: Omit<VaultBackupInput, "tuning" | "retry">, jobId = newJobId()): Promise<JobHandle<BackupSummary>> {
     const input: VaultBackupInput = { ...request, tuning: this.tuning, retry: DEFAULT_ACTIVITY_RETRY };
-    return this.start<BackupSummary>(OrchestratorNames.vaultBackup, jobId, input);
+    return this.start(OrchestratorNames.vaultBackup, jobId, input);
   }
 
   async startRestore(request: Omit<VaultRestoreInput, "tuning" | "retry">, jobId = newJobId()): Promise<JobHandle<RestoreSummary>> {
     const input: VaultRestoreInput = { ...request, tuning: this.tuning, retry: DEFAULT_ACTIVITY_RETRY };
-    return this.start<RestoreSummary>(OrchestratorNames.vaultRestore, jobId, input);
+    return this.start(OrchestratorNames.vaultRestore, jobId, input);
   }
 
   /** A Managed HSM full backup; resumed and reported again like the vault jobs. */
   async startHsmBackup(input: HsmBackupInput, jobId = newJobId()): Promise<JobHandle<HsmJobSummary>> {
-    return this.start<HsmJobSummary>(OrchestratorNames.hsmBackup, jobId, input);
+    return this.start(OrchestratorNames.hsmBackup, jobId, input);
   }
 
   /** A Managed HSM full restore, or of one key with `keyName`. */
   async startHsmRestore(input: HsmRestoreInput, jobId = newJobId()): Promise<JobHandle<HsmJobSummary>> {
-    return this.start<HsmJobSummary>(OrchestratorNames.hsmRestore, jobId, input);
+    return this.start(OrchestratorNames.hsmRestore, jobId, input);
   }
 
-  private async start<T>(name: string, jobId: string, input: VaultBackupInput | VaultRestoreInput | HsmBackupInput | HsmRestoreInput): Promise<JobHandle<T>> {
+  private async start<N extends OrchestratorName>(name: N, jobId: string, input: OrchestratorInput<N>): Promise<JobHandle<OrchestratorOutput<N>>> {
     // A job id given again resumes that job with its stored input: refuse it when the request differs,
     // rather than silently doing something else than what was asked.
     const existing = this.host.getStatus(jobId);
@@ -125,7 +128,7 @@ export class LocalRuntime {
       // The id of a job that already ended: its outcome is reported again instead of running it again.
       if (!(error instanceof DurableHostError && error.code === "InstanceFinished")) throw error;
     }
-    const result = this.outcome<T>(jobId);
+    const result = this.outcome<N>(jobId);
     // Closing the host before the job ends rejects this; callers that never await it must not crash the process.
     result.catch(() => undefined);
     return { jobId, result };
@@ -144,9 +147,10 @@ export class LocalRuntime {
     await this.host.close();
   }
 
-  private async outcome<T>(jobId: string) {
+  /** The job's end; a completed job's output is what its orchestrator returned, of the type its contract names. */
+  private async outcome<N extends OrchestratorName>(jobId: string) {
     const status = await this.host.waitForCompletion(jobId);
-    return { status, output: status.runtimeStatus === "Completed" ? (status.output as T) : undefined };
+    return { status, output: status.runtimeStatus === "Completed" ? (status.output as OrchestratorOutput<N>) : undefined };
   }
 }
 

@@ -3,6 +3,7 @@ import {
   OrchestratorNames,
   type BackupKeyBatchInput,
   type BackupSummary,
+  type RestoreBatchResult,
   type JobProgress,
   type RestorePlan,
   type RestoreSummary,
@@ -12,7 +13,8 @@ import {
 import { tagActivityFailure } from "../../activities/failures";
 import { BackupSetNotFoundError } from "../../activities/errors";
 import { KeyVaultAccessDeniedError, KeyVaultUnavailableError } from "../../src/keyvault/errors";
-import { LocalDurableHost, type ActivityFunction } from "../../src/local/durable-host";
+import { LocalDurableHost } from "../../src/local/durable-host";
+import { stubActivities, type StubActivities } from "../support/stub-activities";
 import { orchestrators } from "../../src/registry";
 import { DEFAULT_TUNING } from "../../src/tuning";
 
@@ -28,7 +30,8 @@ function backupInput(batchesInFlight: number) {
 }
 
 /** Runs one orchestration to its end, collecting every custom status it published. */
-async function run(name: string, input: unknown, activities: Record<string, ActivityFunction>) {
+async function run(name: string, input: unknown, stubs: StubActivities) {
+  const activities = stubActivities(stubs);
   const statuses: JobProgress[] = [];
   const host = new LocalDurableHost({ orchestrators, clock: "virtual", activityConcurrency: 32, activities });
   const unsubscribe = host.onStatusChange((s) => s.customStatus && statuses.push(s.customStatus as JobProgress));
@@ -167,8 +170,11 @@ describe("vault backup orchestrator", () => {
         inventories++;
         throw tagActivityFailure(new KeyVaultAccessDeniedError("Forbidden: caller lacks keys/list", 403, "Forbidden"));
       },
-      [ActivityNames.backupKeyBatch]: async () => batches++,
-      [ActivityNames.writeBackupManifest]: async () => ({}),
+      [ActivityNames.backupKeyBatch]: async (input) => {
+        batches++;
+        return { batchIndex: input.batchIndex, succeeded: 0, failed: 0, skipped: 0, bytes: 0 };
+      },
+      [ActivityNames.writeBackupManifest]: async (input) => manifestSummary(input, { total: 0, succeeded: 0, failed: 0, skipped: 0 }),
     });
 
     expect(status.runtimeStatus).toBe("Failed");
@@ -232,7 +238,7 @@ describe("vault restore orchestrator", () => {
     endedAt: report.endedAt,
   });
 
-  function activities(batchCalls: number[], reports: WriteRestoreReportInput[], batch1?: () => Promise<unknown>): Record<string, ActivityFunction> {
+  function activities(batchCalls: number[], reports: WriteRestoreReportInput[], batch1?: () => Promise<RestoreBatchResult>): StubActivities {
     return {
       [ActivityNames.planRestore]: async () => plan,
       [ActivityNames.restoreKeyBatch]: async (i: { batchIndex: number }) => {

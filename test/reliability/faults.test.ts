@@ -14,11 +14,12 @@ import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
 import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
 import { startChaosProxy, type ChaosProxy } from "../support/chaos-proxy";
-import { LocalDurableHost, type ActivityFunction } from "../../src/local/durable-host";
+import { LocalDurableHost } from "../../src/local/durable-host";
 import { auditBackupSet, blobIdentities, changedBlobs } from "../support/reliability-kit";
 import { LocalRuntime } from "../../src/local/runtime";
 import { compareSnapshots, snapshotVault } from "../../src/local/vault-snapshot";
-import { createActivityHandlers, orchestrators } from "../../src/registry";
+import { createActivityHandlers, forLocalHost, orchestrators } from "../../src/registry";
+import { stubActivities } from "../support/stub-activities";
 import { BackupSetPaths, inventorySchema, manifestSchema, parseDocument, sha256Hex, vaultFolder } from "../../src/storage/backup-set";
 import { RestoreJobPaths, restoreBatchRecordSchema } from "../../src/storage/restore-job";
 import type { BackupStore } from "../../src/storage/backup-store";
@@ -181,7 +182,7 @@ describe("backup and restore under injected faults", () => {
     await vault.seedKeys({ count: 40, prefix: "silent" });
     const silent = await proxy(vault, 7, { stallRate: 1, stallMs: 600_000 });
     const keyClients = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0, tryTimeoutMs: 1_500 }).keyClients;
-    const host = new LocalDurableHost({ orchestrators, activities: createActivityHandlers({ keyClients, store }) as Record<string, ActivityFunction>, clock: "virtual" });
+    const host = new LocalDurableHost({ orchestrators, activities: forLocalHost(createActivityHandlers({ keyClients, store })), clock: "virtual" });
     const input: VaultBackupInput = { vaultUrl: silent.url, include: [], exclude: [], tuning: TUNING, retry: DEFAULT_ACTIVITY_RETRY };
 
     try {
@@ -230,7 +231,7 @@ describe("backup and restore under injected faults", () => {
         },
       },
     });
-    const activities = createActivityHandlers({ keyClients: noSpareBudget, store: flakyStore }) as Record<string, (input: any) => Promise<any>>;
+    const activities = createActivityHandlers({ keyClients: noSpareBudget, store: flakyStore });
     const jobId = "lean-check";
     const startedAt = new Date().toISOString();
     const inventory = await activities[ActivityNames.takeKeyInventory]!({ jobId, vaultUrl: vault.url, include: [], exclude: [], startedAt, batchSize: 10, versionDetails: false });
@@ -280,7 +281,7 @@ describe("backup and restore under injected faults", () => {
       },
     });
     const keyClients = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients;
-    const activities = createActivityHandlers({ keyClients, store: flakyStore }) as Record<string, (input: any) => Promise<any>>;
+    const activities = createActivityHandlers({ keyClients, store: flakyStore });
     const jobId = "lean-retry";
     const startedAt = new Date().toISOString();
     const inventoryInput = { jobId, vaultUrl: vault.url, include: [], exclude: [], startedAt, batchSize: 50, versionDetails: false };
@@ -336,7 +337,7 @@ describe("backup and restore under injected faults", () => {
     const real = createActivityHandlers({ keyClients: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients, store: flakyStore });
     const answered = new Set<string>();
     let answersLost = 0;
-    const losingAnswers = (name: string, fn: (input: any) => Promise<unknown>): ActivityFunction => async (input: { batchIndex: number }) => {
+    const losingAnswers = <I extends { batchIndex: number }, O>(name: string, fn: (input: I) => Promise<O>) => async (input: I): Promise<O> => {
       const result = await fn(input);
       const call = `${name}/${input.batchIndex}`;
       if (input.batchIndex % 3 === 0 && !answered.has(call)) {
@@ -346,10 +347,12 @@ describe("backup and restore under injected faults", () => {
       }
       return result;
     };
-    const activities: Record<string, ActivityFunction> = {
-      ...(real as Record<string, ActivityFunction>),
-      [ActivityNames.backupKeyBatch]: losingAnswers("backup", real[ActivityNames.backupKeyBatch]!),
-      [ActivityNames.restoreKeyBatch]: losingAnswers("restore", real[ActivityNames.restoreKeyBatch]!),
+    const activities = {
+      ...forLocalHost(real),
+      ...stubActivities({
+        [ActivityNames.backupKeyBatch]: losingAnswers("backup", real[ActivityNames.backupKeyBatch]!),
+        [ActivityNames.restoreKeyBatch]: losingAnswers("restore", real[ActivityNames.restoreKeyBatch]!),
+      }),
     };
     const host = new LocalDurableHost({ orchestrators, activities, clock: "virtual", activityConcurrency: 6 });
     const retry = { ...DEFAULT_ACTIVITY_RETRY, maxAttempts: 8 };

@@ -48,10 +48,7 @@ describe("the restore's accounting of keys already in the target", () => {
     await targetClient.createKey("acct-00002", "EC");
     await targetClient.createKey("acct-00003", "EC");
     await (await targetClient.beginDeleteKey("acct-00003", { intervalInMs: 20 })).pollUntilDone();
-    const activities = createActivityHandlers({ keyClients: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients, store }) as Record<
-      string,
-      (input: any) => Promise<any>
-    >;
+    const activities = createActivityHandlers({ keyClients: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients, store });
     const backupSetId = `${vaultFolder(source.url)}/${backup.backupSetId}`;
     const jobId = "acct-restore";
 
