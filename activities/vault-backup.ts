@@ -35,8 +35,8 @@ import {
 } from "../src/storage/backup-set";
 import { INVENTORY_PREFETCH } from "../src/tuning";
 import { mapWithConcurrency } from "../src/util/pool";
-import { BackupSetReader } from "./backup-set-reader";
-import { StoredChecksumMismatchError } from "./errors";
+import { BackupSetReader } from "../src/storage/backup-set-reader";
+import { StoredChecksumMismatchError } from "../src/storage/errors";
 import type { ActivityInvocation, ActivityLogger } from "./logging";
 
 export interface VaultBackupActivityDeps {

@@ -14,9 +14,10 @@ import { createNameFilter } from "../src/filters";
 import { KeyConflictError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
 import type { KeyClientFactory } from "../src/keyvault/clients";
 import { settleChallenge } from "../src/keyvault/challenge";
-import { DEFAULT_SETTLING_POLICY, NameSettling, settlingState, type SettleWaits } from "../src/keyvault/settling";
+import { NameSettling, settlingState, type SettleWaits } from "../src/keyvault/settling";
+import { DEFAULT_SETTLING_POLICY } from "../src/retry-policies";
 import type { BackupStore } from "../src/storage/backup-store";
-import { BackupObjectNotFoundError } from "../src/storage/backup-store";
+import { BackupObjectNotFoundError } from "../src/storage/errors";
 import { encodeDocument, parseDocument, sha256Hex, type BackupSetPaths, type Manifest, type SucceededKeyResult } from "../src/storage/backup-set";
 import {
   RESTORE_BATCH_FORMAT,
@@ -32,7 +33,7 @@ import {
   type RestoreReport,
 } from "../src/storage/restore-job";
 import { mapWithConcurrency } from "../src/util/pool";
-import { BackupSetReader } from "./backup-set-reader";
+import { BackupSetReader } from "../src/storage/backup-set-reader";
 import type { ActivityInvocation, ActivityLogger } from "./logging";
 
 export interface VaultRestoreActivityDeps {

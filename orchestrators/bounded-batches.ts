@@ -1,6 +1,7 @@
 import type * as df from "durable-functions";
 import type { ActivityInput, ActivityName, ActivityOutput, ActivityRetryPolicy } from "../src/contracts";
-import { activityResult, readFailure, retryDelayMs } from "./retry";
+import { retryDelayMs } from "../src/retry-policies";
+import { activityResult, readFailure } from "./retry";
 
 export type BatchOutcome<T> = { readonly ok: true; readonly result: T } | { readonly ok: false; readonly reason: string; readonly attempts: number };
 

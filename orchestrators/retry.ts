@@ -1,5 +1,6 @@
 import type * as df from "durable-functions";
-import { FINAL_FAILURE_TAG, RETRYABLE_FAILURE_TAG, type ActivityInput, type ActivityName, type ActivityOutput, type ActivityRetryPolicy } from "../src/contracts";
+import { retryDelayMs } from "../src/retry-policies";
+import { FINAL_FAILURE_TAG, JobFailureCodes, RETRYABLE_FAILURE_TAG, type ActivityInput, type ActivityName, type ActivityOutput, type ActivityRetryPolicy } from "../src/contracts";
 
 /**
  * Activity calls retried by the orchestrator itself, so that a final failure (see FINAL_FAILURE_TAG) ends
@@ -17,6 +18,7 @@ export interface ActivityFailure {
 /** An activity failed for good (a final failure, or every attempt): the message is the activity's own. */
 export class ActivityFailedError extends Error {
   override readonly name = "ActivityFailedError";
+  readonly code = JobFailureCodes.activityFailed;
   constructor(
     readonly activity: string,
     readonly attempts: number,
@@ -38,12 +40,6 @@ export function readFailure(error: unknown): ActivityFailure {
     if (at >= 0) return { retryable, reason: clip(text.slice(at + tag.length)) };
   }
   return { retryable: true, reason: clip(text) };
-}
-
-/** The wait after the n-th failed attempt. */
-export function retryDelayMs(policy: ActivityRetryPolicy, failedAttempts: number): number {
-  const delay = policy.firstRetryIntervalMs * Math.pow(Math.max(1, policy.backoffCoefficient), Math.max(0, failedAttempts - 1));
-  return Math.min(delay, Math.max(policy.firstRetryIntervalMs, policy.maxRetryIntervalMs));
 }
 
 /**

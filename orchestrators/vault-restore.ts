@@ -1,6 +1,8 @@
 import * as df from "durable-functions";
 import {
   ActivityNames,
+  JOB_FAILURE_PREFIXES,
+  JobFailureCodes,
   type JobProgress,
   type PlanRestoreInput,
   type RestoreSummary,
@@ -8,12 +10,9 @@ import {
   type WriteRestoreReportInput,
 } from "../src/contracts";
 import { runBoundedBatches } from "./bounded-batches";
+import { JobFailedError } from "./job-failed";
 import { callActivity } from "./retry";
 
-/** The job ends Failed with this when the conflict policy is `fail` and a name is taken: nothing was restored. */
-export const RESTORE_CONFLICT_PREFIX = "restore refused, nothing was changed:";
-/** Why a name that was taken before the job began is skipped. */
-export const ALREADY_EXISTS_REASON = "a key of that name already exists in the target vault";
 
 /**
  * Restores a backup set: plan (manifest, filters, target vault state) → batches that verify each blob's
@@ -43,7 +42,8 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
   const conflicts = plan.alreadyPresentCount + plan.softDeletedCount;
   if (!input.dryRun && input.onConflict === "fail" && conflicts > 0) {
     const shown = plan.conflictSample.join(", ") + (conflicts > plan.conflictSample.length ? `, … (${conflicts} in all: ${plan.planPath})` : "");
-    throw new Error(`${RESTORE_CONFLICT_PREFIX} ${conflicts} key name(s) already exist or are soft-deleted in ${plan.targetVaultUrl}: ${shown}`);
+    // The job ends Failed: the conflict policy is `fail` and names are taken, so nothing was restored.
+    throw new JobFailedError(JobFailureCodes.restoreRefused, `${JOB_FAILURE_PREFIXES.RestoreRefused} ${conflicts} key name(s) already exist or are soft-deleted in ${plan.targetVaultUrl}: ${shown}`);
   }
 
   // Names taken in the target and unusable backups are settled by the plan; the rest wait for their batch.

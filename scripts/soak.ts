@@ -47,7 +47,7 @@ import { createActivityHandlers, forLocalHost, orchestrators } from "../src/regi
 import { vaultFolder } from "../src/storage/backup-set";
 import type { BackupStore } from "../src/storage/backup-store";
 import { openBackupStore } from "../src/storage/open-store";
-import { DEFAULT_ACTIVITY_RETRY } from "../src/tuning";
+import { DEFAULT_ACTIVITY_RETRY } from "../src/retry-policies";
 
 const CONTAINER = "soak";
 const TUNING = { batchSize: 50, batchesInFlight: 6, keyConcurrency: 16 };

@@ -2,11 +2,10 @@ import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
 import { DefaultAzureCredential } from "@azure/identity";
 import { KeyClient } from "@azure/keyvault-keys";
-import type { ActivityLogger } from "../activities/logging";
 import type { KvBackupConfig } from "./config";
 import { EmulatorTokenCredential, createVaultConnections, keyClientsOf, type KeyClientFactory, type VaultConnections } from "./keyvault/clients";
 import { createHsmClientFactory, type HsmClientFactory } from "./keyvault/hsm-admin-client";
-import { logLine } from "./monitoring/log-events";
+import { logLine, type RecordLogger } from "./monitoring/log-events";
 import type { BackupStore } from "./storage/backup-store";
 import { createHsmStorageAccess, type HsmSasMode, type HsmStorageAccess } from "./storage/hsm-storage-access";
 import { openBackupStore } from "./storage/open-store";
@@ -44,7 +43,7 @@ export interface ServiceOptions {
   /** Or the HSM's storage access made already (tests). */
   readonly hsmStorageAccess?: HsmStorageAccess;
   /** For activity invocations that bring no logger of their own (the local host). */
-  readonly log?: ActivityLogger;
+  readonly log?: RecordLogger;
 }
 
 export interface Services {
@@ -61,7 +60,7 @@ export interface Services {
   readonly hsmStorageAccess: HsmStorageAccess;
   /** Built on first use: throws InvalidStorageError when no usable storage was given. */
   readonly store: BackupStore;
-  readonly log?: ActivityLogger;
+  readonly log?: RecordLogger;
 }
 
 export function createServices(options: ServiceOptions = {}): Services {
@@ -158,6 +157,6 @@ export function directKeyClient(vaultUrl: string, options: { readonly emulatorCa
 }
 
 /** A logger whose records go to one invocation's log, each as one JSON line (src/monitoring/log-events.ts). */
-export function invocationLogger(context: { log(...args: unknown[]): void }): ActivityLogger {
+export function invocationLogger(context: { log(...args: unknown[]): void }): RecordLogger {
   return (record) => context.log(logLine(record));
 }

@@ -76,6 +76,32 @@ export type OrchestratorOutput<N extends OrchestratorName> = OrchestratorContrac
 export const FINAL_FAILURE_TAG = "[kvbackup:final]";
 export const RETRYABLE_FAILURE_TAG = "[kvbackup:retryable]";
 
+/**
+ * Why a job failed as a whole, when its orchestrator decided so: the error it fails with is named by the
+ * code (the local host keeps it as the failure's errorType), and its message starts with the failure's own
+ * words (what the Functions host keeps, and the HTTP API shows). Failures of an activity that ended the job
+ * carry the activity's own message.
+ */
+export const JobFailureCodes = {
+  /** A restore with onConflict "fail" found names taken in the target: nothing was restored. */
+  restoreRefused: "RestoreRefused",
+  /** The Managed HSM reported its job Failed or Canceled. */
+  hsmJobFailed: "HsmJobFailed",
+  /** The Managed HSM job did not end within the polling policy's timeout. */
+  hsmJobTimedOut: "HsmJobTimedOut",
+  /** An activity failed for good (a final failure, or every attempt). */
+  activityFailed: "ActivityFailed",
+} as const;
+
+export type JobFailureCode = (typeof JobFailureCodes)[keyof typeof JobFailureCodes];
+
+/** The words the message of each orchestrator-decided failure starts with. */
+export const JOB_FAILURE_PREFIXES = {
+  RestoreRefused: "restore refused, nothing was changed:",
+  HsmJobFailed: "Managed HSM job failed",
+  HsmJobTimedOut: "Managed HSM job timed out",
+} as const satisfies Partial<Record<JobFailureCode, string>>;
+
 /** How a bulk job spreads its work; tuned defaults live in src/tuning.ts. */
 export interface JobTuning {
   /** Keys per batch activity. */
@@ -368,7 +394,7 @@ export interface HsmBackupInput {
   /** Blob container URL the HSM writes its backup folder into (no SAS: the activity mints one if configured). */
   readonly containerUrl: string;
   readonly polling: HsmPollingPolicy;
-  /** Retries of the start and status activities (default: DEFAULT_HSM_ACTIVITY_RETRY in orchestrators/hsm.ts). */
+  /** Retries of the start and status activities (default: DEFAULT_HSM_ACTIVITY_RETRY in src/retry-policies.ts). */
   readonly retry?: ActivityRetryPolicy;
 }
 

@@ -5,8 +5,9 @@ import { hsmBackupOrchestrator, hsmRestoreOrchestrator } from "../orchestrators/
 import { createVaultBackupActivities } from "../activities/vault-backup";
 import { createVaultRestoreActivities } from "../activities/vault-restore";
 import { createHsmActivities } from "../activities/hsm";
-import { BackupSetReader } from "../activities/backup-set-reader";
-import { withFailureVerdict } from "../activities/failures";
+import { BackupSetReader } from "./storage/backup-set-reader";
+import { tagActivityFailure, withFailureVerdict } from "../activities/failures";
+import { ConfigurationError } from "./config";
 import type { ActivityInvocation, ActivityLogger } from "../activities/logging";
 import type { KeyClientFactory } from "./keyvault/clients";
 import type { BackupStore } from "./storage/backup-store";
@@ -53,6 +54,21 @@ export type HostedActivity = (input: unknown, invocation?: ActivityInvocation) =
 /** The activity `name` as a host calls it, when it is registered. */
 export function hostedActivity(handlers: ActivityHandlers, name: ActivityName): HostedActivity | undefined {
   return handlers[name] as HostedActivity | undefined;
+}
+
+/**
+ * What a host runs for the activity `name`: the registered one, told about this invocation. Handlers that
+ * cannot be built (a bad setting) or that lack the activity fail it for good: no attempt will read other settings.
+ */
+export async function runHostedActivity(handlers: () => ActivityHandlers, name: ActivityName, input: unknown, invocation?: ActivityInvocation): Promise<unknown> {
+  let handler: HostedActivity | undefined;
+  try {
+    handler = hostedActivity(handlers(), name);
+    if (!handler) throw new ConfigurationError([`activity ${name} is not available in this deployment`]);
+  } catch (error) {
+    throw tagActivityFailure(error);
+  }
+  return handler(input, invocation);
 }
 
 export function createActivityHandlers(deps: ActivityDependencies): ActivityHandlers {

@@ -8,7 +8,7 @@ import { HSM_SAS_MODES, HsmStorageAccessError, parseContainerUrl, splitFolderUrl
 import { redactUrl } from "../util/redact-url";
 import { DEFAULT_HSM_POLLING } from "../tuning";
 import { endpointProblem, jobIdSchema } from "../validation";
-import { ExitCode, UsageError } from "./errors";
+import { ExitCode, UsageError } from "../error-responses";
 import type { JobGuard } from "./exit-guard";
 import type { Io } from "./main";
 import { DEFAULT_STATE_DIR } from "./options";
@@ -157,7 +157,7 @@ function checkStorageAccess(services: Services, opts: HsmSharedOptions): void {
   try {
     void services.hsmStorageAccess;
   } catch (error) {
-    if (error instanceof HsmStorageAccessError) throw new UsageError(`--sas-mode ${opts.sasMode}: ${error.message} (--storage)`);
+    if (error instanceof HsmStorageAccessError) throw new UsageError(`--sas-mode ${opts.sasMode}: ${error.message} (--storage)`, { cause: error });
     throw error;
   }
 }
@@ -213,7 +213,7 @@ function readEmulatorCa(path: string | undefined): string | undefined {
   try {
     pem = readFileSync(path, "utf8");
   } catch (error) {
-    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--emulator-ca: ${path} is not a PEM certificate`);
   return pem;

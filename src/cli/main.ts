@@ -5,11 +5,10 @@ import { createServices } from "../composition";
 import { LocalRuntime, newJobId } from "../local/runtime";
 import type { BackupStore } from "../storage/backup-store";
 import { listBackupSets } from "../storage/catalog";
-import { BackupSetReader } from "../../activities/backup-set-reader";
-import { BackupSetNotFoundError } from "../../activities/errors";
-import { RESTORE_CONFLICT_PREFIX } from "../../orchestrators/vault-restore";
+import { BackupSetReader } from "../storage/backup-set-reader";
+import { BackupSetNotFoundError } from "../storage/errors";
 import { endpointProblem, globSchema, jobIdSchema } from "../validation";
-import { ExitCode, UsageError, classifyError } from "./errors";
+import { ExitCode, UsageError, errorResponse } from "../error-responses";
 import type { JobGuard } from "./exit-guard";
 import { createProgressReporter } from "./progress";
 import { DEFAULT_STATE_DIR } from "./options";
@@ -59,9 +58,9 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       // --help and --version end here with exit code 0; parse errors were already printed in one line.
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
     }
-    const { code, message } = classifyError(error);
+    const { exitCode, message } = errorResponse(error);
     io.stderr.write(`kvbackup: ${message}\n`);
-    return code;
+    return exitCode;
   }
 }
 
@@ -156,8 +155,6 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
             jobId,
           ),
         completed: (output) => printRestore(io, opts.json === true, jobId, output),
-        // A refused restore's reason sits inside the orchestrator's error: show it, not the wrapping.
-        failure: (message) => (message.includes(RESTORE_CONFLICT_PREFIX) ? message.slice(message.indexOf(RESTORE_CONFLICT_PREFIX)) : message),
       });
     },
   );
@@ -240,7 +237,7 @@ async function locateBackupSet(store: BackupStore, ref: string) {
     return await new BackupSetReader(store).locate(ref);
   } catch (error) {
     const missing = error instanceof BackupSetNotFoundError ? await store.missingRoot() : undefined;
-    if (missing) throw new UsageError(`no backup set "${ref}": ${missing}`);
+    if (missing) throw new UsageError(`no backup set "${ref}": ${missing}`, { cause: error });
     throw error;
   }
 }
@@ -328,7 +325,7 @@ function readEmulatorCa(path: string | undefined): string | undefined {
     return pem;
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
   }
 }
 

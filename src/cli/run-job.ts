@@ -1,6 +1,6 @@
 import type { OrchestrationStatus } from "../local/durable-host";
 import type { JobHandle, LocalRuntime } from "../local/runtime";
-import { ExitCode, classifyError } from "./errors";
+import { ExitCode, errorResponse } from "../error-responses";
 import { unfinishedJobLine, type JobGuard } from "./exit-guard";
 import { resumeCommand } from "./resume-command";
 import type { Io } from "./main";
@@ -28,8 +28,6 @@ export interface JobCommand<T> {
   readonly completed: (output: T) => number;
   /** Fields the --json document of a failed job adds (after `status`). */
   readonly failedDetails?: (status: OrchestrationStatus) => Record<string, unknown>;
-  /** The reason shown for a failed job, from the failure's message. */
-  readonly failure?: (message: string) => string;
 }
 
 export async function runJob<T>(job: JobCommand<T>): Promise<void> {
@@ -49,7 +47,7 @@ export async function runJob<T>(job: JobCommand<T>): Promise<void> {
     } catch (error) {
       const state = runtime.status(jobId)?.runtimeStatus;
       // Refused before it ran (bad input, a job id given again with other arguments): not a job to resume.
-      if (state === undefined || isTerminal(state) || classifyError(error).code === ExitCode.badInput) throw error;
+      if (state === undefined || isTerminal(state) || errorResponse(error).exitCode === ExitCode.badInput) throw error;
       job.setExit(ExitCode.failed);
       const why = `${(error instanceof Error ? error.message : String(error)).split("\n")[0]}; the job is still ${state}`;
       if (json) io.stdout.write(JSON.stringify({ jobId, status: "Unfinished", error: why, resumeCommand: resume }) + "\n");
@@ -59,8 +57,8 @@ export async function runJob<T>(job: JobCommand<T>): Promise<void> {
     const { status, output } = outcome;
     if (!output) {
       job.setExit(ExitCode.failed);
-      const message = status.failureDetails?.errorMessage ?? `job ended ${status.runtimeStatus}`;
-      const reason = (job.failure ? job.failure(message) : message).split("\n")[0]!;
+      // The failure's own message: an orchestrator's (JobFailureCodes) or that of the activity that ended the job.
+      const reason = (status.failureDetails?.errorMessage ?? `job ended ${status.runtimeStatus}`).split("\n")[0]!;
       if (json) io.stdout.write(JSON.stringify({ jobId, status: "Failed", ...job.failedDetails?.(status), error: reason }) + "\n");
       io.stderr.write(`kvbackup: job ${jobId} failed: ${reason}\n`);
       return;

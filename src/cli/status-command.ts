@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import { vaultStatusFromStore, type TargetStatus } from "../jobs/status";
 import { createServices } from "../composition";
 import { endpointProblem } from "../validation";
-import { ExitCode, UsageError } from "./errors";
+import { ExitCode, UsageError } from "../error-responses";
 import type { Io } from "./main";
 
 /**

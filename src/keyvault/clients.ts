@@ -1,6 +1,7 @@
 import type { TokenCredential, AccessToken } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { KeyClient, type KeyClientOptions } from "@azure/keyvault-keys";
+import { DEFAULT_KEY_CLIENT_RETRY } from "../retry-policies";
 import { PACING_SAFETY_FACTOR } from "../tuning";
 import { RateLimiter } from "../util/rate-limiter";
 import { tryTimeoutPolicy } from "./try-timeout";
@@ -124,9 +125,6 @@ export function createVaultConnections(options: KeyVaultConnectionOptions): Vaul
     }),
   };
 }
-
-/** Tuned for bulk work: a throttled call waits for the vault rather than failing the key. */
-export const DEFAULT_KEY_CLIENT_RETRY = { maxRetries: 10, retryDelayInMs: 800, maxRetryDelayInMs: 30_000 } as const;
 
 /** What the activities are given: the keys client of a vault, by its URL. */
 export interface KeyClientFactory {

@@ -18,11 +18,12 @@ import {
 import { createServices, type Services } from "../composition";
 import type { KeyClientFactory } from "../keyvault/clients";
 import { createActivityHandlers, createHsmActivityHandlers, forLocalHost, orchestrators } from "../registry";
+import { lineLogger } from "../monitoring/log-events";
 import type { BackupStore } from "../storage/backup-store";
-import { DEFAULT_ACTIVITY_RETRY, DEFAULT_TUNING } from "../tuning";
+import { DEFAULT_ACTIVITY_RETRY } from "../retry-policies";
+import { DEFAULT_TUNING } from "../tuning";
 import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "./durable-host";
 import { JobArgumentsMismatchError, differingJobArguments } from "./job-arguments";
-import { jsonLineLogger } from "../../activities/logging";
 
 /**
  * Everything the CLI, the demo and the tests need to run kvbackup's orchestrations in this process:
@@ -59,7 +60,7 @@ export class LocalRuntime {
   readonly tuning: JobTuning;
 
   constructor(readonly options: LocalRuntimeOptions) {
-    const log = options.logLine ? jsonLineLogger(options.logLine) : undefined;
+    const log = options.logLine ? lineLogger(options.logLine) : undefined;
     this.services =
       options.services ??
       createServices({

@@ -1,5 +1,6 @@
 import {
   ActivityNames,
+  JOB_FAILURE_PREFIXES,
   OrchestratorNames,
   type GetHsmJobStatusInput,
   type HsmBackupInput,
@@ -14,7 +15,7 @@ import type { HsmClientFactory } from "../../src/keyvault/hsm-admin-client";
 import { LocalDurableHost } from "../../src/local/durable-host";
 import { stubActivities, type StubActivities } from "../support/stub-activities";
 import { createHsmActivityHandlers, orchestrators } from "../../src/registry";
-import { DEFAULT_HSM_ACTIVITY_RETRY, HSM_JOB_FAILED_PREFIX, HSM_JOB_TIMEOUT_PREFIX } from "../../orchestrators/hsm";
+import { DEFAULT_HSM_ACTIVITY_RETRY } from "../../src/retry-policies";
 
 /**
  * The HSM orchestrators on the durable-functions replay engine (in-process host, virtual clock) with fake
@@ -127,7 +128,7 @@ describe("HSM backup orchestrator", () => {
     );
     expect(status.runtimeStatus).toBe("Failed");
     const message = status.failureDetails?.errorMessage ?? "";
-    expect(message).toContain(HSM_JOB_FAILED_PREFIX);
+    expect(message).toContain(JOB_FAILURE_PREFIXES.HsmJobFailed);
     expect(message).toContain("ContainerNotFound: The storage container https://x/y does not exist.");
     expect(status.customStatus).toMatchObject({ phase: "done", status: "Failed" });
   });
@@ -144,7 +145,7 @@ describe("HSM backup orchestrator", () => {
       "backup-timeout",
     );
     expect(status.runtimeStatus).toBe("Failed");
-    expect(status.failureDetails?.errorMessage).toContain(HSM_JOB_TIMEOUT_PREFIX);
+    expect(status.failureDetails?.errorMessage).toContain(JOB_FAILURE_PREFIXES.HsmJobTimedOut);
     expect(status.failureDetails?.errorMessage).toContain("still InProgress after 60 s (10 status checks)");
     expect(statusCalls).toHaveLength(10);
     expect(waitsMs(progress)).toEqual([2_000, 4_000, 8_000, 8_000, 8_000, 8_000, 8_000, 8_000, 5_000]);

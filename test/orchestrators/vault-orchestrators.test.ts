@@ -1,5 +1,6 @@
 import {
   ActivityNames,
+  JobFailureCodes,
   OrchestratorNames,
   type BackupKeyBatchInput,
   type BackupSummary,
@@ -11,7 +12,7 @@ import {
   type WriteRestoreReportInput,
 } from "../../src/contracts";
 import { tagActivityFailure } from "../../activities/failures";
-import { BackupSetNotFoundError } from "../../activities/errors";
+import { BackupSetNotFoundError } from "../../src/storage/errors";
 import { KeyVaultAccessDeniedError, KeyVaultUnavailableError } from "../../src/keyvault/errors";
 import { LocalDurableHost } from "../../src/local/durable-host";
 import { stubActivities, type StubActivities } from "../support/stub-activities";
@@ -268,6 +269,7 @@ describe("vault restore orchestrator", () => {
     const { status } = await run(OrchestratorNames.vaultRestore, input(false, "fail"), activities(calls, reports));
     expect(status.runtimeStatus).toBe("Failed");
     expect(status.failureDetails?.errorMessage).toContain("restore refused, nothing was changed: 1 key name(s) already exist");
+    expect(status.failureDetails?.errorType).toBe(JobFailureCodes.restoreRefused);
     expect(status.failureDetails?.errorMessage).toContain("k3");
     expect(calls).toEqual([]);
   });

@@ -24,7 +24,7 @@ import { BackupSetPaths, inventorySchema, manifestSchema, parseDocument, sha256H
 import { RestoreJobPaths, restoreBatchRecordSchema } from "../../src/storage/restore-job";
 import type { BackupStore } from "../../src/storage/backup-store";
 import { openBackupStore } from "../../src/storage/open-store";
-import { DEFAULT_ACTIVITY_RETRY } from "../../src/tuning";
+import { DEFAULT_ACTIVITY_RETRY } from "../../src/retry-policies";
 import { tempDir } from "./helpers";
 
 /**
