@@ -3,10 +3,10 @@ import { ConfigurationError } from "../src/config";
 import { InvalidGlobError } from "../src/filters";
 import { KeyVaultOperationError } from "../src/keyvault/errors";
 import { isRetryableStatus, isTransientNetworkFailure } from "../src/retryability";
-import { DamagedBackupDocumentError, InvalidBackupSetIdError } from "../src/storage/backup-set";
-import { BackupObjectNotFoundError, InvalidObjectPathError, InvalidStorageError } from "../src/storage/backup-store";
+import { DamagedBackupDocumentError, InvalidBackupSetIdError } from "../src/storage/errors";
+import { BackupObjectNotFoundError, InvalidObjectPathError, InvalidStorageError } from "../src/storage/errors";
 import { HsmStorageAccessError } from "../src/storage/hsm-storage-access";
-import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError, StoredChecksumMismatchError } from "./errors";
+import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError, StoredChecksumMismatchError } from "../src/storage/errors";
 import { HsmBusyError, InvalidHsmRequestError } from "./hsm";
 
 /**

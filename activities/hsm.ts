@@ -1,4 +1,5 @@
 import type {
+  Activities,
   GetHsmJobStatusInput,
   HsmJobStatus,
   StartHsmBackupInput,
@@ -42,7 +43,10 @@ export class HsmBusyError extends Error {
   override readonly name = "HsmBusyError";
 }
 
-export function createHsmActivities(deps: HsmActivityDeps) {
+/** The Managed HSM activities, as their contracts (src/contracts.ts) name them. */
+export type HsmActivities = Pick<Activities<ActivityInvocation>, "startHsmBackup" | "startHsmRestore" | "getHsmJobStatus">;
+
+export function createHsmActivities(deps: HsmActivityDeps): HsmActivities {
   const { hsmClients, storageAccess } = deps;
   const logFor = (invocation: ActivityInvocation | undefined): ActivityLogger => invocation?.logger ?? deps.log ?? (() => {});
 
@@ -82,7 +86,7 @@ export function createHsmActivities(deps: HsmActivityDeps) {
     return toJobStatus(input.operation, op);
   }
 
-  return { startHsmBackup, startHsmRestore, getHsmJobStatus };
+  return { startHsmBackup, startHsmRestore, getHsmJobStatus } satisfies HsmActivities;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { logLine, type LogRecord } from "../src/monitoring/log-events";
+import type { LogRecord, RecordLogger } from "../src/monitoring/log-events";
 
 /**
  * One structured record per notable event (inventory taken, key failed, HSM job started). Each becomes a
@@ -7,11 +7,7 @@ import { logLine, type LogRecord } from "../src/monitoring/log-events";
  */
 export type ActivityLogRecord = LogRecord;
 
-export type ActivityLogger = (record: ActivityLogRecord) => void;
-
-export function jsonLineLogger(write: (line: string) => void): ActivityLogger {
-  return (record) => write(logLine(record));
-}
+export type ActivityLogger = RecordLogger;
 
 /**
  * What the host hands one activity invocation besides its input. The logger writes to that invocation's

@@ -1,6 +1,7 @@
 import type { KeyClient } from "@azure/keyvault-keys";
 import {
   SUMMARY_LIST_LIMIT,
+  type Activities,
   type BackupKeyBatchInput,
   type BackupSummary,
   type BatchCounts,
@@ -34,8 +35,8 @@ import {
 } from "../src/storage/backup-set";
 import { INVENTORY_PREFETCH } from "../src/tuning";
 import { mapWithConcurrency } from "../src/util/pool";
-import { BackupSetReader } from "./backup-set-reader";
-import { StoredChecksumMismatchError } from "./errors";
+import { BackupSetReader } from "../src/storage/backup-set-reader";
+import { StoredChecksumMismatchError } from "../src/storage/errors";
 import type { ActivityInvocation, ActivityLogger } from "./logging";
 
 export interface VaultBackupActivityDeps {
@@ -49,7 +50,10 @@ export interface VaultBackupActivityDeps {
 const CERTIFICATE_BACKED_REASON =
   "backs a certificate: Key Vault refuses to back it up as a key; back up the certificate instead";
 
-export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
+/** The activities of a vault backup, as their contracts (src/contracts.ts) name them. */
+export type VaultBackupActivities = Pick<Activities<ActivityInvocation>, "takeKeyInventory" | "backupKeyBatch" | "writeBackupManifest">;
+
+export function createVaultBackupActivities(deps: VaultBackupActivityDeps): VaultBackupActivities {
   const { keyClients, store } = deps;
   const reader = deps.reader ?? new BackupSetReader(store);
 
@@ -336,7 +340,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps) {
     };
   }
 
-  return { takeKeyInventory, backupKeyBatch, writeBackupManifest };
+  return { takeKeyInventory, backupKeyBatch, writeBackupManifest } satisfies VaultBackupActivities;
 }
 
 export function summarizeInventory(inventory: Inventory): KeyInventorySummary {

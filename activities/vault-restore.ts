@@ -1,6 +1,7 @@
 import type { KeyClient } from "@azure/keyvault-keys";
 import {
   SUMMARY_LIST_LIMIT,
+  type Activities,
   type KeyIssue,
   type PlanRestoreInput,
   type RestoreBatchResult,
@@ -13,9 +14,10 @@ import { createNameFilter } from "../src/filters";
 import { KeyConflictError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
 import type { KeyClientFactory } from "../src/keyvault/clients";
 import { settleChallenge } from "../src/keyvault/challenge";
-import { DEFAULT_SETTLING_POLICY, NameSettling, settlingState, type SettleWaits } from "../src/keyvault/settling";
+import { NameSettling, settlingState, type SettleWaits } from "../src/keyvault/settling";
+import { DEFAULT_SETTLING_POLICY } from "../src/retry-policies";
 import type { BackupStore } from "../src/storage/backup-store";
-import { BackupObjectNotFoundError } from "../src/storage/backup-store";
+import { BackupObjectNotFoundError } from "../src/storage/errors";
 import { encodeDocument, parseDocument, sha256Hex, type BackupSetPaths, type Manifest, type SucceededKeyResult } from "../src/storage/backup-set";
 import {
   RESTORE_BATCH_FORMAT,
@@ -31,7 +33,7 @@ import {
   type RestoreReport,
 } from "../src/storage/restore-job";
 import { mapWithConcurrency } from "../src/util/pool";
-import { BackupSetReader } from "./backup-set-reader";
+import { BackupSetReader } from "../src/storage/backup-set-reader";
 import type { ActivityInvocation, ActivityLogger } from "./logging";
 
 export interface VaultRestoreActivityDeps {
@@ -57,7 +59,10 @@ const CONFLICT_SAMPLE = 20;
 export const ALREADY_EXISTS_REASON = "a key of that name already exists in the target vault";
 export const SOFT_DELETED_REASON = "a soft-deleted key of that name is in the target vault (recover or purge it first)";
 
-export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
+/** The activities of a vault restore, as their contracts (src/contracts.ts) name them. */
+export type VaultRestoreActivities = Pick<Activities<ActivityInvocation>, "planRestore" | "restoreKeyBatch" | "writeRestoreReport">;
+
+export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): VaultRestoreActivities {
   const { keyClients, store } = deps;
   const reader = deps.reader ?? new BackupSetReader(store);
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -346,7 +351,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps) {
     return { kind: "none" };
   }
 
-  return { planRestore, restoreKeyBatch, writeRestoreReport };
+  return { planRestore, restoreKeyBatch, writeRestoreReport } satisfies VaultRestoreActivities;
 }
 
 /** What the orchestrator learns of a plan: counts, and a few taken names for a refusal. */

@@ -1,20 +1,21 @@
 import type * as df from "durable-functions";
-import type { ActivityRetryPolicy } from "../src/contracts";
-import { readFailure, retryDelayMs } from "./retry";
+import type { ActivityInput, ActivityName, ActivityOutput, ActivityRetryPolicy } from "../src/contracts";
+import { retryDelayMs } from "../src/retry-policies";
+import { activityResult, readFailure } from "./retry";
 
 export type BatchOutcome<T> = { readonly ok: true; readonly result: T } | { readonly ok: false; readonly reason: string; readonly attempts: number };
 
-export interface BoundedBatchesOptions<T> {
+export interface BoundedBatchesOptions<N extends ActivityName> {
   readonly batchCount: number;
   /** Most batches scheduled and not yet finished at any time (a batch waiting to be retried holds its slot). */
   readonly inFlight: number;
   /** The batch activity and its input for batch `index`. */
-  readonly activity: string;
-  readonly input: (index: number) => unknown;
+  readonly activity: N;
+  readonly input: (index: number) => ActivityInput<N>;
   /** Retryable failures are tried again by this policy; a final one ends its batch at once. */
   readonly retry: ActivityRetryPolicy;
   /** Called once per batch, in completion order. */
-  readonly onFinished: (index: number, outcome: BatchOutcome<T>) => void;
+  readonly onFinished: (index: number, outcome: BatchOutcome<ActivityOutput<N>>) => void;
 }
 
 /**
@@ -22,7 +23,7 @@ export interface BoundedBatchesOptions<T> {
  * History gets two events per attempt of a batch (scheduled, completed) and two per retry wait,
  * whatever the number of keys in it. Use with `yield*` from an orchestrator.
  */
-export function* runBoundedBatches<T>(context: df.OrchestrationContext, options: BoundedBatchesOptions<T>): Generator<df.Task, void, any> {
+export function* runBoundedBatches<N extends ActivityName>(context: df.OrchestrationContext, options: BoundedBatchesOptions<N>): Generator<df.Task, void, unknown> {
   interface Slot {
     readonly index: number;
     /** Attempts started so far. */
@@ -36,7 +37,7 @@ export function* runBoundedBatches<T>(context: df.OrchestrationContext, options:
   let finished = 0;
   while (finished < options.batchCount) {
     while (running.size < options.inFlight && next < options.batchCount) call(next++, 1);
-    const task: df.Task = yield context.df.Task.any([...running.keys()]);
+    const task = (yield context.df.Task.any([...running.keys()])) as df.Task;
     const slot = running.get(task)!;
     running.delete(task);
     if (slot.waiting) {
@@ -45,7 +46,7 @@ export function* runBoundedBatches<T>(context: df.OrchestrationContext, options:
     }
     if (!task.isFaulted) {
       finished++;
-      options.onFinished(slot.index, { ok: true, result: task.result as T });
+      options.onFinished(slot.index, { ok: true, result: activityResult<N>(task.result) });
       continue;
     }
     const failure = readFailure(task.result);

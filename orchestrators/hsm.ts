@@ -1,6 +1,8 @@
 import * as df from "durable-functions";
 import {
   ActivityNames,
+  JOB_FAILURE_PREFIXES,
+  JobFailureCodes,
   type ActivityRetryPolicy,
   type GetHsmJobStatusInput,
   type HsmBackupInput,
@@ -12,6 +14,8 @@ import {
   type StartHsmBackupInput,
   type StartHsmRestoreInput,
 } from "../src/contracts";
+import { DEFAULT_HSM_ACTIVITY_RETRY } from "../src/retry-policies";
+import { JobFailedError } from "./job-failed";
 import { callActivity } from "./retry";
 
 /**
@@ -20,33 +24,22 @@ import { callActivity } from "./retry";
  * pattern), so nothing sleeps inside an activity and a host restart loses nothing.
  */
 
-/** Used when the input names no retry policy: a start or status read that fails retryably (network, 429, 5xx) is tried again; a final failure (400, 401, 403, 404, invalid input) is not. */
-export const DEFAULT_HSM_ACTIVITY_RETRY: ActivityRetryPolicy = {
-  firstRetryIntervalMs: 5_000,
-  maxAttempts: 5,
-  backoffCoefficient: 2,
-  maxRetryIntervalMs: 60_000,
-};
-
-/** The failure message of a job the service reports Failed starts with this, then `<code>: <message>`. */
-export const HSM_JOB_FAILED_PREFIX = "Managed HSM job failed";
-export const HSM_JOB_TIMEOUT_PREFIX = "Managed HSM job timed out";
 /** A floor on the wait, so a zero interval with no Retry-After cannot turn polling into a busy loop. */
 const MIN_POLL_INTERVAL_MS = 100;
 
-export function* hsmBackupOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, any> {
+export function* hsmBackupOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, unknown> {
   const input = context.df.getInput<HsmBackupInput>();
   const retry = input.retry ?? DEFAULT_HSM_ACTIVITY_RETRY;
   const startedAtMs = context.df.currentUtcDateTime.getTime();
   context.df.setCustomStatus(progress("backup", "starting", 0));
 
   const start: StartHsmBackupInput = { hsmUrl: input.hsmUrl, containerUrl: input.containerUrl, jobId: context.df.instanceId };
-  const started: HsmJobStatus = yield* callActivity(context, ActivityNames.startHsmBackup, start, retry);
+  const started = yield* callActivity(context, ActivityNames.startHsmBackup, start, retry);
   const { status, polls } = yield* pollUntilDone(context, input.hsmUrl, started, input.polling, retry, startedAtMs);
   return summary(input.hsmUrl, status, polls, { folderUrl: status.folderUrl ?? started.folderUrl });
 }
 
-export function* hsmRestoreOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, any> {
+export function* hsmRestoreOrchestrator(context: df.OrchestrationContext): Generator<df.Task, HsmJobSummary, unknown> {
   const input = context.df.getInput<HsmRestoreInput>();
   const retry = input.retry ?? DEFAULT_HSM_ACTIVITY_RETRY;
   const startedAtMs = context.df.currentUtcDateTime.getTime();
@@ -59,7 +52,7 @@ export function* hsmRestoreOrchestrator(context: df.OrchestrationContext): Gener
     ...(input.keyName !== undefined ? { keyName: input.keyName } : {}),
     jobId: context.df.instanceId,
   };
-  const started: HsmJobStatus = yield* callActivity(context, ActivityNames.startHsmRestore, start, retry);
+  const started = yield* callActivity(context, ActivityNames.startHsmRestore, start, retry);
   const { status, polls } = yield* pollUntilDone(context, input.hsmUrl, started, input.polling, retry, startedAtMs);
   return summary(input.hsmUrl, status, polls, { folderUrl: input.folderUrl, keyName: input.keyName });
 }
@@ -76,7 +69,7 @@ function* pollUntilDone(
   policy: HsmPollingPolicy,
   retry: ActivityRetryPolicy,
   startedAtMs: number,
-): Generator<df.Task, { status: HsmJobStatus; polls: number }, any> {
+): Generator<df.Task, { status: HsmJobStatus; polls: number }, unknown> {
   const deadlineMs = startedAtMs + policy.timeoutMs;
   let status = started;
   let polls = 0;
@@ -85,8 +78,9 @@ function* pollUntilDone(
     const nowMs = context.df.currentUtcDateTime.getTime();
     if (nowMs >= deadlineMs) {
       context.df.setCustomStatus(progress(status.operation, "done", polls, status));
-      throw new Error(
-        `${HSM_JOB_TIMEOUT_PREFIX}: ${status.operation} job ${status.jobId} on ${hsmUrl} was still InProgress after ` +
+      throw new JobFailedError(
+        JobFailureCodes.hsmJobTimedOut,
+        `${JOB_FAILURE_PREFIXES.HsmJobTimedOut}: ${status.operation} job ${status.jobId} on ${hsmUrl} was still InProgress after ` +
           `${Math.round(policy.timeoutMs / 1000)} s (${polls} status checks); it may still finish on the HSM`,
       );
     }
@@ -96,7 +90,7 @@ function* pollUntilDone(
     yield context.df.createTimer(new Date(fireAtMs));
 
     const query: GetHsmJobStatusInput = { hsmUrl, operation: status.operation, jobId: status.jobId };
-    status = yield* callActivity<HsmJobStatus>(context, ActivityNames.getHsmJobStatus, query, retry);
+    status = yield* callActivity(context, ActivityNames.getHsmJobStatus, query, retry);
     polls++;
     context.df.setCustomStatus(progress(status.operation, status.status === "InProgress" ? "polling" : "done", polls, status));
     intervalMs = Math.min(intervalMs * Math.max(1, policy.backoffCoefficient), Math.max(policy.maxIntervalMs, MIN_POLL_INTERVAL_MS));
@@ -106,7 +100,7 @@ function* pollUntilDone(
     const code = status.error?.code ?? status.status;
     const message = status.error?.message ?? status.statusDetails ?? "no details from the service";
     // The orchestration ends Failed with the service's own code and message.
-    throw new Error(`${HSM_JOB_FAILED_PREFIX}: ${status.operation} job ${status.jobId} ended ${status.status}: ${code}: ${message}`);
+    throw new JobFailedError(JobFailureCodes.hsmJobFailed, `${JOB_FAILURE_PREFIXES.HsmJobFailed}: ${status.operation} job ${status.jobId} ended ${status.status}: ${code}: ${message}`);
   }
   return { status, polls };
 }

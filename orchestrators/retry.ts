@@ -1,5 +1,6 @@
 import type * as df from "durable-functions";
-import { FINAL_FAILURE_TAG, RETRYABLE_FAILURE_TAG, type ActivityRetryPolicy } from "../src/contracts";
+import { retryDelayMs } from "../src/retry-policies";
+import { FINAL_FAILURE_TAG, JobFailureCodes, RETRYABLE_FAILURE_TAG, type ActivityInput, type ActivityName, type ActivityOutput, type ActivityRetryPolicy } from "../src/contracts";
 
 /**
  * Activity calls retried by the orchestrator itself, so that a final failure (see FINAL_FAILURE_TAG) ends
@@ -17,6 +18,7 @@ export interface ActivityFailure {
 /** An activity failed for good (a final failure, or every attempt): the message is the activity's own. */
 export class ActivityFailedError extends Error {
   override readonly name = "ActivityFailedError";
+  readonly code = JobFailureCodes.activityFailed;
   constructor(
     readonly activity: string,
     readonly attempts: number,
@@ -40,23 +42,34 @@ export function readFailure(error: unknown): ActivityFailure {
   return { retryable: true, reason: clip(text) };
 }
 
-/** The wait after the n-th failed attempt. */
-export function retryDelayMs(policy: ActivityRetryPolicy, failedAttempts: number): number {
-  const delay = policy.firstRetryIntervalMs * Math.pow(Math.max(1, policy.backoffCoefficient), Math.max(0, failedAttempts - 1));
-  return Math.min(delay, Math.max(policy.firstRetryIntervalMs, policy.maxRetryIntervalMs));
-}
-
-/** Calls an activity, retrying retryable failures by the policy; throws ActivityFailedError otherwise. Use with `yield*`. */
-export function* callActivity<T>(context: df.OrchestrationContext, name: string, input: unknown, policy: ActivityRetryPolicy): Generator<df.Task, T, any> {
+/**
+ * Calls an activity, retrying retryable failures by the policy; throws ActivityFailedError otherwise. Use
+ * with `yield*`: `const plan = yield* callActivity(context, ActivityNames.planRestore, input, retry)`. The
+ * input and the result are those of the activity's contract (src/contracts.ts ActivityContracts).
+ */
+export function* callActivity<N extends ActivityName>(
+  context: df.OrchestrationContext,
+  name: N,
+  input: ActivityInput<N>,
+  policy: ActivityRetryPolicy,
+): Generator<df.Task, ActivityOutput<N>, unknown> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return (yield context.df.callActivity(name, input)) as T;
+      return activityResult<N>(yield context.df.callActivity(name, input));
     } catch (error) {
       const failure = readFailure(error);
       if (!failure.retryable || attempt >= Math.max(1, policy.maxAttempts)) throw new ActivityFailedError(name, attempt, failure, { cause: error });
       yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + retryDelayMs(policy, attempt)));
     }
   }
+}
+
+/**
+ * What the host hands back for an activity's task: the JSON of what that activity returned, so of the
+ * output type its contract names. The one place where the result is taken as that type.
+ */
+export function activityResult<N extends ActivityName>(result: unknown): ActivityOutput<N> {
+  return result as ActivityOutput<N>;
 }
 
 function clip(text: string): string {

@@ -1,11 +1,8 @@
 import * as df from "durable-functions";
 import {
   ActivityNames,
-  type BackupKeyBatchInput,
   type BackupSummary,
-  type BatchCounts,
   type JobProgress,
-  type KeyInventorySummary,
   type TakeKeyInventoryInput,
   type VaultBackupInput,
   type WriteBackupManifestInput,
@@ -17,7 +14,7 @@ import { callActivity } from "./retry";
  * Backs up every key of a vault: inventory → batches (a bounded number in flight) → manifest.
  * History holds counts and batch indexes only, so it stays small whatever the vault's size.
  */
-export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Generator<df.Task, BackupSummary, any> {
+export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Generator<df.Task, BackupSummary, unknown> {
   const input = context.df.getInput<VaultBackupInput>();
   const jobId = context.df.instanceId;
   const startedAt = context.df.currentUtcDateTime.toISOString();
@@ -32,10 +29,11 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
     batchSize: input.tuning.batchSize,
     versionDetails: input.versionDetails !== false,
   };
-  const inventory: KeyInventorySummary = yield* callActivity(context, ActivityNames.takeKeyInventory, inventoryInput, input.retry);
+  const inventory = yield* callActivity(context, ActivityNames.takeKeyInventory, inventoryInput, input.retry);
 
   // Every key is pending until its batch reports it; certificate-backed keys are skipped from the start.
   const keys = { succeeded: 0, failed: 0, skipped: inventory.keysSkipped, pending: inventory.keysToBackUp };
+  // An inventory result recorded before it carried batchSize (a job resumed from older state) had the job's own.
   const batchSize = inventory.batchSize ?? input.tuning.batchSize;
   let bytes = 0, batchesDone = 0;
   const failedBatches: { batchIndex: number; reason: string }[] = [];
@@ -53,12 +51,12 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
   });
   context.df.setCustomStatus(status("backup"));
 
-  yield* runBoundedBatches<BatchCounts>(context, {
+  yield* runBoundedBatches(context, {
     batchCount: inventory.batchCount,
     inFlight: input.tuning.batchesInFlight,
     activity: ActivityNames.backupKeyBatch,
     retry: input.retry,
-    input: (batchIndex): BackupKeyBatchInput => ({
+    input: (batchIndex) => ({
       jobId,
       backupSetId: inventory.backupSetId,
       vaultUrl: input.vaultUrl,
@@ -77,6 +75,7 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
         const counts = outcome.result;
         keys.succeeded += counts.succeeded;
         keys.failed += counts.failed;
+        // A batch result recorded before it counted skipped keys (older state) leaves them to be inferred.
         keys.skipped += counts.skipped ?? size - counts.succeeded - counts.failed;
         bytes += counts.bytes;
       }
@@ -93,7 +92,7 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
     endedAt: context.df.currentUtcDateTime.toISOString(),
     failedBatches,
   };
-  const summary: BackupSummary = yield* callActivity(context, ActivityNames.writeBackupManifest, manifestInput, input.retry);
+  const summary = yield* callActivity(context, ActivityNames.writeBackupManifest, manifestInput, input.retry);
   // The manifest is the record: the final status says what it says.
   Object.assign(keys, { succeeded: summary.keys.succeeded, failed: summary.keys.failed, skipped: summary.keys.skipped, pending: 0 });
   bytes = summary.bytes;

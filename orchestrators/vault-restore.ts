@@ -1,22 +1,18 @@
 import * as df from "durable-functions";
 import {
   ActivityNames,
+  JOB_FAILURE_PREFIXES,
+  JobFailureCodes,
   type JobProgress,
   type PlanRestoreInput,
-  type RestoreBatchResult,
-  type RestoreKeyBatchInput,
-  type RestorePlan,
   type RestoreSummary,
   type VaultRestoreInput,
   type WriteRestoreReportInput,
 } from "../src/contracts";
 import { runBoundedBatches } from "./bounded-batches";
+import { JobFailedError } from "./job-failed";
 import { callActivity } from "./retry";
 
-/** The job ends Failed with this when the conflict policy is `fail` and a name is taken: nothing was restored. */
-export const RESTORE_CONFLICT_PREFIX = "restore refused, nothing was changed:";
-/** Why a name that was taken before the job began is skipped. */
-export const ALREADY_EXISTS_REASON = "a key of that name already exists in the target vault";
 
 /**
  * Restores a backup set: plan (manifest, filters, target vault state) → batches that verify each blob's
@@ -26,7 +22,7 @@ export const ALREADY_EXISTS_REASON = "a key of that name already exists in the t
  * report are documents in the backup store (activities/vault-restore.ts), so history stays small whether
  * the set holds ten keys or fifty thousand, and whether they are restored or skipped.
  */
-export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Generator<df.Task, RestoreSummary, any> {
+export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Generator<df.Task, RestoreSummary, unknown> {
   const input = context.df.getInput<VaultRestoreInput>();
   const jobId = context.df.instanceId;
   const startedAt = context.df.currentUtcDateTime.toISOString();
@@ -41,12 +37,13 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
     verifyBlobs: input.dryRun,
     batchSize: input.tuning.batchSize,
   };
-  const plan: RestorePlan = yield* callActivity(context, ActivityNames.planRestore, planInput, input.retry);
+  const plan = yield* callActivity(context, ActivityNames.planRestore, planInput, input.retry);
 
   const conflicts = plan.alreadyPresentCount + plan.softDeletedCount;
   if (!input.dryRun && input.onConflict === "fail" && conflicts > 0) {
     const shown = plan.conflictSample.join(", ") + (conflicts > plan.conflictSample.length ? `, … (${conflicts} in all: ${plan.planPath})` : "");
-    throw new Error(`${RESTORE_CONFLICT_PREFIX} ${conflicts} key name(s) already exist or are soft-deleted in ${plan.targetVaultUrl}: ${shown}`);
+    // The job ends Failed: the conflict policy is `fail` and names are taken, so nothing was restored.
+    throw new JobFailedError(JobFailureCodes.restoreRefused, `${JOB_FAILURE_PREFIXES.RestoreRefused} ${conflicts} key name(s) already exist or are soft-deleted in ${plan.targetVaultUrl}: ${shown}`);
   }
 
   // Names taken in the target and unusable backups are settled by the plan; the rest wait for their batch.
@@ -73,12 +70,12 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
 
   if (!input.dryRun) {
     context.df.setCustomStatus(status("restore"));
-    yield* runBoundedBatches<RestoreBatchResult>(context, {
+    yield* runBoundedBatches(context, {
       batchCount: plan.batchCount,
       inFlight: input.tuning.batchesInFlight,
       activity: ActivityNames.restoreKeyBatch,
       retry: input.retry,
-      input: (batchIndex): RestoreKeyBatchInput => ({
+      input: (batchIndex) => ({
         jobId,
         backupSetId: plan.backupSetId,
         targetVaultUrl: plan.targetVaultUrl,
@@ -113,7 +110,7 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
     endedAt: context.df.currentUtcDateTime.toISOString(),
     failedBatches,
   };
-  const summary: RestoreSummary = yield* callActivity(context, ActivityNames.writeRestoreReport, reportInput, input.retry);
+  const summary = yield* callActivity(context, ActivityNames.writeRestoreReport, reportInput, input.retry);
   // The report is the record: the final status says what it says.
   Object.assign(keys, { succeeded: summary.keys.succeeded, failed: summary.keys.failed, skipped: summary.keys.skipped, pending: 0 });
   context.df.setCustomStatus({ ...status("done"), keysTotal: summary.keys.total });

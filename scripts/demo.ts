@@ -4,13 +4,12 @@
  * purges them, restores them, checks every version against the original, prints a summary and
  * stops everything it started.
  */
-import { KeyClient } from "@azure/keyvault-keys";
 import { ExitGuard } from "../src/cli/exit-guard";
 import { startEmulator } from "../src/emulator";
 import { startAzurite } from "../src/local/azurite";
 import { LocalRuntime, type JobHandle } from "../src/local/runtime";
 import { compareSnapshots, countVersions, deleteAndPurge, snapshotVault } from "../src/local/vault-snapshot";
-import { EmulatorTokenCredential } from "../src/keyvault/clients";
+import { directKeyClient } from "../src/composition";
 import { openBackupStore } from "../src/storage/open-store";
 
 const KEYS = 200;
@@ -33,10 +32,7 @@ async function main(): Promise<number> {
 
     step(`seeding ${KEYS} keys with ${VERSIONS} versions each into ${emulator.vaultUrl}`);
     await emulator.vault.seedKeys({ count: KEYS, versions: VERSIONS, prefix: "demo", tags: { owner: "demo" } });
-    const client = new KeyClient(emulator.vaultUrl, new EmulatorTokenCredential(), {
-      disableChallengeResourceVerification: true,
-      tlsOptions: { ca: emulator.caCert },
-    });
+    const client = directKeyClient(emulator.vaultUrl, { emulatorCaCert: emulator.caCert });
     const original = await snapshotVault(client);
 
     const store = openBackupStore({ storage: azurite.connectionString, container: "kvbackup" });

@@ -27,10 +27,10 @@ import {
 } from "../src/contracts";
 import { startEmulator } from "../src/emulator";
 import type { FaultKnobs, RunningEmulator } from "../src/emulator/types";
-import { createKeyClientFactory, EmulatorTokenCredential } from "../src/keyvault/clients";
+import { createServices, directKeyClient } from "../src/composition";
 import { startAzurite, type RunningAzurite } from "../src/local/azurite";
 import { startChaosProxy, type ChaosFaults, type ChaosProxy } from "../test/support/chaos-proxy";
-import { LocalDurableHost, type ActivityFunction } from "../src/local/durable-host";
+import { LocalDurableHost } from "../src/local/durable-host";
 import {
   auditBackupSet,
   blobIdentities,
@@ -43,11 +43,11 @@ import {
 } from "../test/support/reliability-kit";
 import { LocalRuntime } from "../src/local/runtime";
 import { compareSnapshots, snapshotVault } from "../src/local/vault-snapshot";
-import { createActivityHandlers, orchestrators } from "../src/registry";
+import { createActivityHandlers, forLocalHost, orchestrators } from "../src/registry";
 import { vaultFolder } from "../src/storage/backup-set";
 import type { BackupStore } from "../src/storage/backup-store";
 import { openBackupStore } from "../src/storage/open-store";
-import { DEFAULT_ACTIVITY_RETRY } from "../src/tuning";
+import { DEFAULT_ACTIVITY_RETRY } from "../src/retry-policies";
 
 const CONTAINER = "soak";
 const TUNING = { batchSize: 50, batchesInFlight: 6, keyConcurrency: 16 };
@@ -408,12 +408,9 @@ class Soak {
 
   /** The real activities, but the first answer of every other batch is lost after the batch did its work. */
   private async withLostAnswers(result: CycleResult, orchestrator: string, instanceId: string, input: unknown): Promise<unknown> {
-    const real = createActivityHandlers({
-      keyClients: createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: this.emulator.caCert }),
-      store: this.store,
-    });
+    const real = createActivityHandlers(createServices({ emulatorCaCert: this.emulator.caCert, maxOperationsPer10s: 0, store: this.store }));
     const answered = new Set<string>();
-    const losing = (name: string, fn: (input: any) => Promise<unknown>): ActivityFunction => async (activityInput: { batchIndex: number }) => {
+    const losing = <I extends { batchIndex: number }, O>(name: string, fn: (input: I) => Promise<O>) => async (activityInput: I): Promise<O> => {
       const output = await fn(activityInput);
       const call = `${name}/${activityInput.batchIndex}`;
       if (activityInput.batchIndex % 2 === 0 && !answered.has(call)) {
@@ -426,7 +423,7 @@ class Soak {
     const host = new LocalDurableHost({
       orchestrators,
       activities: {
-        ...(real as Record<string, ActivityFunction>),
+        ...forLocalHost(real),
         [ActivityNames.backupKeyBatch]: losing("backup", real[ActivityNames.backupKeyBatch]!),
         [ActivityNames.restoreKeyBatch]: losing("restore", real[ActivityNames.restoreKeyBatch]!),
       },
@@ -454,11 +451,7 @@ class Soak {
   }
 
   private directClient(url: string): KeyClient {
-    return new KeyClient(url, new EmulatorTokenCredential(), {
-      disableChallengeResourceVerification: true,
-      tlsOptions: { ca: this.emulator.caCert },
-      retryOptions: { maxRetries: 8 },
-    });
+    return directKeyClient(url, { emulatorCaCert: this.emulator.caCert, maxRetries: 8 });
   }
 
   private print(r: CycleResult): void {

@@ -11,7 +11,7 @@ export const OrchestratorNames = {
   vaultRestore: "vaultRestoreOrchestrator",
   hsmBackup: "hsmBackupOrchestrator",
   hsmRestore: "hsmRestoreOrchestrator",
-} as const;
+} as const satisfies { readonly [key: string]: OrchestratorName };
 
 export const ActivityNames = {
   takeKeyInventory: "takeKeyInventory",
@@ -23,7 +23,49 @@ export const ActivityNames = {
   startHsmBackup: "startHsmBackup",
   startHsmRestore: "startHsmRestore",
   getHsmJobStatus: "getHsmJobStatus",
-} as const;
+} as const satisfies { readonly [N in ActivityName]: N };
+
+/**
+ * Every activity by name: its input and its output. This map is the contract: orchestrators call activities
+ * through callActivity (orchestrators/retry.ts), which takes the input and gives the output of the name it
+ * is called with, and the activity factories satisfy {@link Activities}. A field renamed here fails to
+ * compile on both sides.
+ */
+export interface ActivityContracts {
+  readonly takeKeyInventory: { readonly input: TakeKeyInventoryInput; readonly output: KeyInventorySummary };
+  readonly backupKeyBatch: { readonly input: BackupKeyBatchInput; readonly output: BatchCounts };
+  readonly writeBackupManifest: { readonly input: WriteBackupManifestInput; readonly output: BackupSummary };
+  readonly planRestore: { readonly input: PlanRestoreInput; readonly output: RestorePlan };
+  readonly restoreKeyBatch: { readonly input: RestoreKeyBatchInput; readonly output: RestoreBatchResult };
+  readonly writeRestoreReport: { readonly input: WriteRestoreReportInput; readonly output: RestoreSummary };
+  readonly startHsmBackup: { readonly input: StartHsmBackupInput; readonly output: HsmJobStatus };
+  readonly startHsmRestore: { readonly input: StartHsmRestoreInput; readonly output: HsmJobStatus };
+  readonly getHsmJobStatus: { readonly input: GetHsmJobStatusInput; readonly output: HsmJobStatus };
+}
+
+export type ActivityName = keyof ActivityContracts;
+export type ActivityInput<N extends ActivityName> = ActivityContracts[N]["input"];
+export type ActivityOutput<N extends ActivityName> = ActivityContracts[N]["output"];
+
+/**
+ * The activities as functions, one per name (as Temporal's proxyActivities<typeof activities> types them).
+ * `Invocation` is what the host hands an invocation besides its input (activities/logging.ts).
+ */
+export type Activities<Invocation = never> = {
+  readonly [N in ActivityName]: (input: ActivityInput<N>, invocation?: Invocation) => Promise<ActivityOutput<N>>;
+};
+
+/** Every orchestrator by name: its input and its output. */
+export interface OrchestratorContracts {
+  readonly vaultBackupOrchestrator: { readonly input: VaultBackupInput; readonly output: BackupSummary };
+  readonly vaultRestoreOrchestrator: { readonly input: VaultRestoreInput; readonly output: RestoreSummary };
+  readonly hsmBackupOrchestrator: { readonly input: HsmBackupInput; readonly output: HsmJobSummary };
+  readonly hsmRestoreOrchestrator: { readonly input: HsmRestoreInput; readonly output: HsmJobSummary };
+}
+
+export type OrchestratorName = keyof OrchestratorContracts;
+export type OrchestratorInput<N extends OrchestratorName> = OrchestratorContracts[N]["input"];
+export type OrchestratorOutput<N extends OrchestratorName> = OrchestratorContracts[N]["output"];
 
 /**
  * Every failure an activity throws starts with one of these tags, its verdict on whether another attempt
@@ -33,6 +75,32 @@ export const ActivityNames = {
  */
 export const FINAL_FAILURE_TAG = "[kvbackup:final]";
 export const RETRYABLE_FAILURE_TAG = "[kvbackup:retryable]";
+
+/**
+ * Why a job failed as a whole, when its orchestrator decided so: the error it fails with is named by the
+ * code (the local host keeps it as the failure's errorType), and its message starts with the failure's own
+ * words (what the Functions host keeps, and the HTTP API shows). Failures of an activity that ended the job
+ * carry the activity's own message.
+ */
+export const JobFailureCodes = {
+  /** A restore with onConflict "fail" found names taken in the target: nothing was restored. */
+  restoreRefused: "RestoreRefused",
+  /** The Managed HSM reported its job Failed or Canceled. */
+  hsmJobFailed: "HsmJobFailed",
+  /** The Managed HSM job did not end within the polling policy's timeout. */
+  hsmJobTimedOut: "HsmJobTimedOut",
+  /** An activity failed for good (a final failure, or every attempt). */
+  activityFailed: "ActivityFailed",
+} as const;
+
+export type JobFailureCode = (typeof JobFailureCodes)[keyof typeof JobFailureCodes];
+
+/** The words the message of each orchestrator-decided failure starts with. */
+export const JOB_FAILURE_PREFIXES = {
+  RestoreRefused: "restore refused, nothing was changed:",
+  HsmJobFailed: "Managed HSM job failed",
+  HsmJobTimedOut: "Managed HSM job timed out",
+} as const satisfies Partial<Record<JobFailureCode, string>>;
 
 /** How a bulk job spreads its work; tuned defaults live in src/tuning.ts. */
 export interface JobTuning {
@@ -326,7 +394,7 @@ export interface HsmBackupInput {
   /** Blob container URL the HSM writes its backup folder into (no SAS: the activity mints one if configured). */
   readonly containerUrl: string;
   readonly polling: HsmPollingPolicy;
-  /** Retries of the start and status activities (default: DEFAULT_HSM_ACTIVITY_RETRY in orchestrators/hsm.ts). */
+  /** Retries of the start and status activities (default: DEFAULT_HSM_ACTIVITY_RETRY in src/retry-policies.ts). */
   readonly retry?: ActivityRetryPolicy;
 }
 

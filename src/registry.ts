@@ -1,12 +1,13 @@
-import { ActivityNames, OrchestratorNames } from "./contracts";
+import { ActivityNames, OrchestratorNames, type Activities, type ActivityName } from "./contracts";
 import { vaultBackupOrchestrator } from "../orchestrators/vault-backup";
 import { vaultRestoreOrchestrator } from "../orchestrators/vault-restore";
 import { hsmBackupOrchestrator, hsmRestoreOrchestrator } from "../orchestrators/hsm";
 import { createVaultBackupActivities } from "../activities/vault-backup";
 import { createVaultRestoreActivities } from "../activities/vault-restore";
 import { createHsmActivities } from "../activities/hsm";
-import { BackupSetReader } from "../activities/backup-set-reader";
-import { withFailureVerdict } from "../activities/failures";
+import { BackupSetReader } from "./storage/backup-set-reader";
+import { tagActivityFailure, withFailureVerdict } from "../activities/failures";
+import { ConfigurationError } from "./config";
 import type { ActivityInvocation, ActivityLogger } from "../activities/logging";
 import type { KeyClientFactory } from "./keyvault/clients";
 import type { BackupStore } from "./storage/backup-store";
@@ -37,18 +38,44 @@ export interface ActivityDependencies {
   readonly hsmStorageAccess?: HsmStorageAccess;
 }
 
-export type ActivityName = (typeof ActivityNames)[keyof typeof ActivityNames];
 /**
- * An activity: its input, and what the host tells this invocation (its logger). Whatever it throws is
- * tagged retryable or final (activities/failures.ts), which the orchestrators' retries go by.
+ * The registered activities, each typed by its contract (src/contracts.ts): its input, and what the host
+ * tells this invocation (its logger). Whatever one throws is tagged retryable or final
+ * (activities/failures.ts), which the orchestrators' retries go by.
  */
-export type ActivityHandler = (input: any, invocation?: ActivityInvocation) => Promise<unknown>;
-export type ActivityHandlers = Partial<Record<ActivityName, ActivityHandler>>;
+export type ActivityHandlers = Partial<Activities<ActivityInvocation>>;
+
+/**
+ * An activity as a host calls it: with the input the host delivers, which is what the orchestrator
+ * scheduled through callActivity (orchestrators/retry.ts), checked there against the same contract.
+ */
+export type HostedActivity = (input: unknown, invocation?: ActivityInvocation) => Promise<unknown>;
+
+/** The activity `name` as a host calls it, when it is registered. */
+export function hostedActivity(handlers: ActivityHandlers, name: ActivityName): HostedActivity | undefined {
+  return handlers[name] as HostedActivity | undefined;
+}
+
+/**
+ * What a host runs for the activity `name`: the registered one, told about this invocation. Handlers that
+ * cannot be built (a bad setting) or that lack the activity fail it for good: no attempt will read other settings.
+ */
+export async function runHostedActivity(handlers: () => ActivityHandlers, name: ActivityName, input: unknown, invocation?: ActivityInvocation): Promise<unknown> {
+  let handler: HostedActivity | undefined;
+  try {
+    handler = hostedActivity(handlers(), name);
+    if (!handler) throw new ConfigurationError([`activity ${name} is not available in this deployment`]);
+  } catch (error) {
+    throw tagActivityFailure(error);
+  }
+  return handler(input, invocation);
+}
 
 export function createActivityHandlers(deps: ActivityDependencies): ActivityHandlers {
-  const reader = new BackupSetReader(deps.store);
-  const backup = createVaultBackupActivities({ ...deps, reader });
-  const restore = createVaultRestoreActivities({ ...deps, reader });
+  const { keyClients, store, log } = deps;
+  const reader = new BackupSetReader(store);
+  const backup = createVaultBackupActivities({ keyClients, store, reader, ...(log ? { log } : {}) });
+  const restore = createVaultRestoreActivities({ keyClients, store, reader, ...(log ? { log } : {}) });
   return {
     [ActivityNames.takeKeyInventory]: withFailureVerdict(backup.takeKeyInventory),
     [ActivityNames.backupKeyBatch]: withFailureVerdict(backup.backupKeyBatch),
@@ -65,7 +92,8 @@ export function createActivityHandlers(deps: ActivityDependencies): ActivityHand
  * their dependencies. The host's own InvocationContext is not passed on.
  */
 export function forLocalHost(handlers: ActivityHandlers): Record<string, (input: unknown) => Promise<unknown>> {
-  return Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, (input: unknown) => handler(input)]));
+  const names = Object.keys(handlers) as ActivityName[];
+  return Object.fromEntries(names.map((name) => [name, (input: unknown) => hostedActivity(handlers, name)!(input)]));
 }
 
 /** The HSM activities alone: what a host that only runs HSM jobs (the hsm-* CLI commands) registers. */

@@ -1,4 +1,4 @@
-import type { ActivityRetryPolicy, HsmPollingPolicy, JobTuning } from "./contracts";
+import type { HsmPollingPolicy, JobTuning } from "./contracts";
 
 /**
  * Defaults measured with `npm run bench` (see README "Performance"): big enough batches to keep
@@ -12,14 +12,6 @@ export const DEFAULT_TUNING: JobTuning = {
 
 /** Key Vault's budget for RSA-2048/EC software keys; a vault with HSM keys allows 2,000. */
 export const DEFAULT_MAX_OPERATIONS_PER_10S = 4_000;
-
-/** Whole-activity retries (storage outage, crash); the SDK retries each Key Vault call first. */
-export const DEFAULT_ACTIVITY_RETRY: ActivityRetryPolicy = {
-  firstRetryIntervalMs: 2_000,
-  maxAttempts: 5,
-  backoffCoefficient: 2,
-  maxRetryIntervalMs: 60_000,
-};
 
 /**
  * Polling of a Managed HSM backup/restore job with durable timers: quick first looks (small HSMs finish in

@@ -1,31 +1,18 @@
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { DefaultAzureCredential } from "@azure/identity";
-import { OrchestratorNames, type HsmBackupInput, type HsmJobSummary, type HsmProgress, type HsmRestoreInput } from "../contracts";
-import { EmulatorTokenCredential } from "../keyvault/clients";
-import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
-import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "../local/durable-host";
-import { JobArgumentsMismatchError, differingJobArguments } from "../local/job-arguments";
-import { createHsmActivityHandlers, forLocalHost, orchestrators } from "../registry";
-import {
-  HSM_SAS_MODES,
-  HsmStorageAccessError,
-  createHsmStorageAccess,
-  parseContainerUrl,
-  splitFolderUrl,
-  type HsmSasMode,
-  type HsmStorageAccess,
-} from "../storage/hsm-storage-access";
+import type { HsmBackupInput, HsmJobSummary, HsmProgress, HsmRestoreInput } from "../contracts";
+import { createServices, type Services } from "../composition";
+import type { LocalDurableHost } from "../local/durable-host";
+import { LocalRuntime, newJobId, type JobHandle } from "../local/runtime";
+import { HSM_SAS_MODES, HsmStorageAccessError, parseContainerUrl, splitFolderUrl, type HsmSasMode } from "../storage/hsm-storage-access";
 import { redactUrl } from "../util/redact-url";
 import { DEFAULT_HSM_POLLING } from "../tuning";
 import { endpointProblem, jobIdSchema } from "../validation";
-import { ExitCode, UsageError } from "./errors";
-import { unfinishedJobLine, type JobGuard } from "./exit-guard";
-import { resumeCommand } from "./resume-command";
+import { ExitCode, UsageError } from "../error-responses";
+import type { JobGuard } from "./exit-guard";
 import type { Io } from "./main";
+import { DEFAULT_STATE_DIR } from "./options";
+import { runJob } from "./run-job";
 
 /**
  * `kvbackup hsm-backup` and `kvbackup hsm-restore`: run the Managed HSM orchestrations in this process (the
@@ -52,7 +39,6 @@ interface HsmSharedOptions {
 }
 
 const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
-const DEFAULT_STATE_DIR = join(homedir(), ".kvbackup", "jobs");
 
 export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers): void {
   const { io, setExit, argv, guard } = helpers;
@@ -91,7 +77,7 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
     if (typeof container === "string") throw new UsageError(`--container-url: "${redactUrl(opts.containerUrl).slice(0, 100)}" ${container}`);
     checkLoopbackStorage("--container-url", container.containerUrl, emulatorCa !== undefined);
     const input: HsmBackupInput = { hsmUrl: opts.hsm, containerUrl: container.containerUrl, polling: polling(opts) };
-    await run(OrchestratorNames.hsmBackup, input, "hsm-backup", opts, emulatorCa);
+    await run((runtime, jobId) => runtime.startHsmBackup(input, jobId), "hsm-backup", opts, emulatorCa);
   });
 
   withShared(
@@ -115,83 +101,34 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
       ...(opts.key !== undefined ? { keyName: opts.key } : {}),
       polling: polling(opts),
     };
-    await run(OrchestratorNames.hsmRestore, input, opts.key ? "hsm-restore (selective)" : "hsm-restore", opts, emulatorCa);
+    await run((runtime, jobId) => runtime.startHsmRestore(input, jobId), opts.key ? "hsm-restore (selective)" : "hsm-restore", opts, emulatorCa);
   });
 
-  async function run(
-    orchestrator: string,
-    input: HsmBackupInput | HsmRestoreInput,
-    label: string,
-    opts: HsmSharedOptions,
-    emulatorCa: string | undefined,
-  ): Promise<void> {
-    const jobId = checkJobId(opts.jobId) ?? randomUUID().replace(/-/g, "").slice(0, 20);
-    const credential = emulatorCa ? new EmulatorTokenCredential() : new DefaultAzureCredential();
-    const host = new LocalDurableHost({
-      orchestrators,
-      activities: forLocalHost(
-        createHsmActivityHandlers({
-          hsmClients: createHsmClientFactory({ credential, emulatorCaCert: emulatorCa }),
-          storageAccess: storageAccess(opts, emulatorCa),
-        }),
-      ),
-      clock: "real",
-      stateDir: opts.stateDir,
+  async function run(start: (runtime: LocalRuntime, jobId: string) => Promise<JobHandle<HsmJobSummary>>, label: string, opts: HsmSharedOptions, emulatorCa: string | undefined): Promise<void> {
+    const jobId = checkJobId(opts.jobId) ?? newJobId();
+    const services = createServices({
+      emulatorCaCert: emulatorCa,
+      hsmSasMode: opts.sasMode,
+      ...(opts.storage ? { hsmSasStorage: opts.storage } : {}),
     });
-    const stored = host.getStatus(jobId);
-    const differing = stored && stored.name === orchestrator ? differingJobArguments(stored.input, input) : [];
-    if (differing.length > 0) {
-      await host.close();
-      throw new JobArgumentsMismatchError(jobId, differing);
-    }
-    const stopReporting = reportProgress(host, jobId, label, opts.json === true, io);
-    const resume = resumeCommand(argv, jobId, opts.stateDir ?? DEFAULT_STATE_DIR);
-    const release = guard?.jobStarted({ jobId, resumeCommand: resume, state: () => host.getStatus(jobId)?.runtimeStatus });
-    try {
-      let status: OrchestrationStatus;
-      try {
-        await host.startNew(orchestrator, { instanceId: jobId, input });
-        status = await host.waitForCompletion(jobId);
-      } catch (error) {
-        // The id of a job that already ended: report how it ended instead of running it again.
-        const stored = error instanceof DurableHostError && error.code === "InstanceFinished" ? host.getStatus(jobId) : undefined;
-        if (!stored) {
-          const state = host.getStatus(jobId)?.runtimeStatus;
-          const refused = error instanceof DurableHostError && (error.code === "StateMismatch" || error.code === "InstanceRunning");
-          if (state === undefined || refused || ["Completed", "Failed", "Terminated"].includes(state)) throw error;
-          // Started, and not ended: say so, with the command that goes on with it.
-          setExit(ExitCode.failed);
-          const why = `${(error instanceof Error ? error.message : String(error)).split("\n")[0]}; the job is still ${state}`;
-          if (opts.json) io.stdout.write(JSON.stringify({ jobId, status: "Unfinished", error: why, resumeCommand: resume }) + "\n");
-          io.stderr.write(`${unfinishedJobLine("kvbackup", jobId, why, resume)}\n`);
-          return;
-        }
-        status = stored;
-      }
-      stopReporting();
-      if (status.runtimeStatus !== "Completed") {
-        setExit(ExitCode.failed);
-        failed(jobId, status, opts.json === true);
-        return;
-      }
-      printSummary(jobId, status.output as HsmJobSummary, opts.json === true);
-      setExit(ExitCode.ok);
-    } finally {
-      release?.();
-      stopReporting();
-      await host.close();
-    }
-  }
-
-  function failed(jobId: string, status: OrchestrationStatus, json: boolean): void {
-    const reason = (status.failureDetails?.errorMessage ?? `job ended ${status.runtimeStatus}`).split("\n")[0]!;
-    const progress = status.customStatus as HsmProgress | undefined;
-    if (json) {
-      io.stdout.write(
-        JSON.stringify({ jobId, status: "Failed", ...(progress?.hsmJobId ? { hsmJobId: progress.hsmJobId, hsmStatus: progress.status } : {}), error: reason }) + "\n",
-      );
-    }
-    io.stderr.write(`kvbackup: job ${jobId} failed: ${reason}\n`);
+    checkStorageAccess(services, opts);
+    const json = opts.json === true;
+    await runJob({
+      io, argv, setExit, jobId, json,
+      ...(guard ? { guard } : {}),
+      stateDir: opts.stateDir ?? DEFAULT_STATE_DIR,
+      runtime: new LocalRuntime({ services, stateDir: opts.stateDir }),
+      start: (runtime) => start(runtime, jobId),
+      watch: (runtime) => reportProgress(runtime.host, jobId, label, json, io),
+      completed: (summary) => {
+        printSummary(jobId, summary, json);
+        return ExitCode.ok;
+      },
+      failedDetails: (status) => {
+        const progress = status.customStatus as HsmProgress | undefined;
+        return progress?.hsmJobId ? { hsmJobId: progress.hsmJobId, hsmStatus: progress.status } : {};
+      },
+    });
   }
 
   function printSummary(jobId: string, s: HsmJobSummary, json: boolean): void {
@@ -216,15 +153,11 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
 }
 
 /** Built before anything starts, so a missing connection string is bad input (exit 2), not a failed job. */
-function storageAccess(opts: HsmSharedOptions, emulatorCa: string | undefined): HsmStorageAccess {
+function checkStorageAccess(services: Services, opts: HsmSharedOptions): void {
   try {
-    return createHsmStorageAccess({
-      mode: opts.sasMode,
-      ...(opts.storage ? { storage: opts.storage } : {}),
-      ...(opts.sasMode === "userDelegationSas" ? { credential: emulatorCa ? new EmulatorTokenCredential() : new DefaultAzureCredential() } : {}),
-    });
+    void services.hsmStorageAccess;
   } catch (error) {
-    if (error instanceof HsmStorageAccessError) throw new UsageError(`--sas-mode ${opts.sasMode}: ${error.message} (--storage)`);
+    if (error instanceof HsmStorageAccessError) throw new UsageError(`--sas-mode ${opts.sasMode}: ${error.message} (--storage)`, { cause: error });
     throw error;
   }
 }
@@ -280,7 +213,7 @@ function readEmulatorCa(path: string | undefined): string | undefined {
   try {
     pem = readFileSync(path, "utf8");
   } catch (error) {
-    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--emulator-ca: ${path} is not a PEM certificate`);
   return pem;

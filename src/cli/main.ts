@@ -1,28 +1,22 @@
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { DefaultAzureCredential } from "@azure/identity";
 import type { BackupSummary, ConflictPolicy, RestoreSummary } from "../contracts";
-import { JobArgumentsMismatchError } from "../local/job-arguments";
-import { LocalRuntime, newJobId, type JobHandle } from "../local/runtime";
-import { DurableHostError } from "../local/durable-host";
-import { openBackupStore, InvalidStorageError } from "../storage/open-store";
+import { createServices } from "../composition";
+import { LocalRuntime, newJobId } from "../local/runtime";
 import type { BackupStore } from "../storage/backup-store";
-import { DamagedBackupDocumentError, InvalidBackupSetIdError } from "../storage/backup-set";
 import { listBackupSets } from "../storage/catalog";
-import { BackupSetReader } from "../../activities/backup-set-reader";
-import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError } from "../../activities/errors";
-import { RESTORE_CONFLICT_PREFIX } from "../../orchestrators/vault-restore";
+import { BackupSetReader } from "../storage/backup-set-reader";
+import { BackupSetNotFoundError } from "../storage/errors";
 import { endpointProblem, globSchema, jobIdSchema } from "../validation";
-import { ExitCode, UsageError } from "./errors";
-import { unfinishedJobLine, type JobGuard } from "./exit-guard";
-import { resumeCommand } from "./resume-command";
+import { ExitCode, UsageError, errorResponse } from "../error-responses";
+import type { JobGuard } from "./exit-guard";
 import { createProgressReporter } from "./progress";
+import { DEFAULT_STATE_DIR } from "./options";
+import { runJob } from "./run-job";
 import { registerHsmCommands } from "./hsm-commands";
 import { registerStatusCommand } from "./status-command";
 
-const DEFAULT_STATE_DIR = join(homedir(), ".kvbackup", "jobs");
+
 
 interface SharedOptions {
   storage?: string;
@@ -64,29 +58,10 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       // --help and --version end here with exit code 0; parse errors were already printed in one line.
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
     }
-    const { code, message } = classifyError(error);
+    const { exitCode, message } = errorResponse(error);
     io.stderr.write(`kvbackup: ${message}\n`);
-    return code;
+    return exitCode;
   }
-}
-
-function classifyError(error: unknown): { code: number; message: string } {
-  const message = error instanceof Error ? error.message.split("\n")[0]! : String(error);
-  if (
-    error instanceof UsageError ||
-    error instanceof InvalidStorageError ||
-    error instanceof InvalidBackupSetIdError ||
-    error instanceof BackupSetNotFoundError ||
-    error instanceof AmbiguousBackupSetError ||
-    error instanceof BackupSetIncompleteError ||
-    // A manifest that is truncated, altered or stored under another vault's folder: refused before any job starts.
-    error instanceof DamagedBackupDocumentError ||
-    error instanceof JobArgumentsMismatchError ||
-    (error instanceof DurableHostError && (error.code === "StateMismatch" || error.code === "InstanceRunning"))
-  ) {
-    return { code: ExitCode.badInput, message };
-  }
-  return { code: ExitCode.failed, message };
 }
 
 function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], guard: JobGuard | undefined): Command {
@@ -135,13 +110,10 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
     checkGlobs(opts.exclude, "--exclude");
     const jobId = checkJobId(opts.jobId) ?? newJobId();
     const store = await openStore(opts);
-    await runVaultJob({
-      opts,
-      jobId,
-      runtime: createRuntime(opts, store, emulatorCa),
-      label: "backup",
+    await runJob({
+      ...jobCommand(opts, jobId, createRuntime(opts, store, emulatorCa), "backup"),
       start: (runtime) => runtime.startBackup({ vaultUrl: opts.vault, include: opts.include, exclude: opts.exclude, versionDetails: opts.versionDetails }, jobId),
-      print: printBackup,
+      completed: (output) => printBackup(io, opts.json === true, jobId, output),
     });
   });
 
@@ -168,11 +140,8 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
       const paths = await locateBackupSet(store, opts.backupSet);
       const manifest = await new BackupSetReader(store).manifest(paths);
       if (opts.vault === undefined) checkEndpoint("the set's source vault", manifest.vaultUrl, emulatorCa !== undefined);
-      await runVaultJob({
-        opts,
-        jobId,
-        runtime: createRuntime(opts, store, emulatorCa),
-        label: opts.dryRun ? "plan" : "restore",
+      await runJob({
+        ...jobCommand(opts, jobId, createRuntime(opts, store, emulatorCa), opts.dryRun ? "plan" : "restore"),
         start: (runtime) =>
           runtime.startRestore(
             {
@@ -185,9 +154,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
             },
             jobId,
           ),
-        print: printRestore,
-        // A refused restore's reason sits inside the orchestrator's error: show it, not the wrapping.
-        failure: (message) => (message.includes(RESTORE_CONFLICT_PREFIX) ? message.slice(message.indexOf(RESTORE_CONFLICT_PREFIX)) : message),
+        completed: (output) => printRestore(io, opts.json === true, jobId, output),
       });
     },
   );
@@ -232,49 +199,15 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
   registerHsmCommands(program, { io, setExit, argv, ...(guard ? { guard } : {}) }); // hsm-backup, hsm-restore: src/cli/hsm-commands.ts
   registerStatusCommand(program, { io, setExit }); // status: src/cli/status-command.ts
 
-  /**
-   * Runs a vault job on its runtime to the end: progress while it runs, then its summary (or its failure,
-   * exit 1), exit 3 when some keys failed. The runtime is closed whatever happens. Exit 0 only with the
-   * output of a job that completed: a job that did not reach its end (the host gave up waiting, or the
-   * process is ending) is exit 1 with the command that resumes it.
-   */
-  async function runVaultJob<T extends { keys: { failed: number } }>(job: {
-    opts: SharedOptions;
-    jobId: string;
-    runtime: LocalRuntime;
-    label: string;
-    start: (runtime: LocalRuntime) => Promise<JobHandle<T>>;
-    print: (io: Io, json: boolean, jobId: string, output: T) => void;
-    failure?: (message: string) => string;
-  }): Promise<void> {
-    const { opts, runtime, jobId } = job;
-    const resume = resumeCommand(argv, jobId, opts.stateDir ?? DEFAULT_STATE_DIR);
-    const release = guard?.jobStarted({ jobId, resumeCommand: resume, state: () => runtime.host.getStatus(jobId)?.runtimeStatus });
-    try {
-      let outcome: Awaited<JobHandle<T>["result"]>;
-      try {
-        const handle = await job.start(runtime);
-        outcome = await follow(runtime, handle, job.label, opts.json === true, io);
-      } catch (error) {
-        const state = runtime.host.getStatus(jobId)?.runtimeStatus;
-        // Refused before it ran (bad input, a job id given again with other arguments): not a job to resume.
-        if (state === undefined || isTerminal(state) || classifyError(error).code === ExitCode.badInput) throw error;
-        setExit(ExitCode.failed);
-        const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
-        return unfinished(io, opts, jobId, `${reason}; the job is still ${state}`, resume);
-      }
-      const { status, output } = outcome;
-      if (!output) {
-        setExit(ExitCode.failed);
-        const message = status.failureDetails?.errorMessage ?? `job ended ${status.runtimeStatus}`;
-        return fail(io, opts, jobId, job.failure ? job.failure(message) : message);
-      }
-      job.print(io, opts.json === true, jobId, output);
-      setExit(output.keys.failed > 0 ? ExitCode.partial : ExitCode.ok);
-    } finally {
-      release?.();
-      await runtime.close();
-    }
+  /** What a vault job command hands runJob besides its start and its summary. */
+  function jobCommand(opts: SharedOptions, jobId: string, runtime: LocalRuntime, label: string) {
+    return {
+      io, argv, setExit, runtime, jobId,
+      ...(guard ? { guard } : {}),
+      json: opts.json === true,
+      stateDir: opts.stateDir ?? DEFAULT_STATE_DIR,
+      watch: watchProgress(label, opts.json === true, io),
+    };
   }
 
   return program;
@@ -284,7 +217,6 @@ function createRuntime(opts: SharedOptions, store: BackupStore, emulatorCa: stri
   return new LocalRuntime({
     store,
     emulatorCaCert: emulatorCa,
-    credential: emulatorCa ? undefined : new DefaultAzureCredential(),
     tuning: { batchSize: opts.batchSize, batchesInFlight: opts.batchesInFlight, keyConcurrency: opts.keyConcurrency },
     maxOperationsPer10s: opts.maxOpsPer10s,
     stateDir: opts.stateDir,
@@ -296,8 +228,7 @@ async function openStore(opts: SharedOptions): Promise<BackupStore> {
   if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(opts.container)) {
     throw new UsageError(`--container: "${opts.container}" is not a valid container name (3-63 lowercase letters, digits and single hyphens)`);
   }
-  const store = openBackupStore({ storage: opts.storage, container: opts.container, credential: new DefaultAzureCredential() });
-  return store;
+  return createServices({ storage: opts.storage, container: opts.container }).store;
 }
 
 /** The set's folder; when the store itself is missing, the error says so (a wrong --storage or --container). */
@@ -306,51 +237,31 @@ async function locateBackupSet(store: BackupStore, ref: string) {
     return await new BackupSetReader(store).locate(ref);
   } catch (error) {
     const missing = error instanceof BackupSetNotFoundError ? await store.missingRoot() : undefined;
-    if (missing) throw new UsageError(`no backup set "${ref}": ${missing}`);
+    if (missing) throw new UsageError(`no backup set "${ref}": ${missing}`, { cause: error });
     throw error;
   }
 }
 
-async function follow<T>(
-  runtime: LocalRuntime,
-  handle: { jobId: string; result: Promise<{ status: import("../local/durable-host").OrchestrationStatus; output: T | undefined }> },
-  label: string,
-  json: boolean,
-  io: Io,
-) {
-  const reporter = createProgressReporter(label, io.stderr, json);
-  const unsubscribe = runtime.host.onStatusChange((s: { instanceId: string }) => {
-    if (s.instanceId === handle.jobId) reporter.update(runtime.progress(handle.jobId));
-  });
-  try {
-    return await handle.result;
-  } finally {
-    unsubscribe();
-    reporter.update(runtime.progress(handle.jobId));
-    reporter.stop();
-  }
+/** The progress bar (or lines) of a vault job; the returned function shows its last state and stops it. */
+function watchProgress(label: string, json: boolean, io: Io) {
+  return (runtime: LocalRuntime, jobId: string): (() => void) => {
+    const reporter = createProgressReporter(label, io.stderr, json);
+    const unsubscribe = runtime.host.onStatusChange((s: { instanceId: string }) => {
+      if (s.instanceId === jobId) reporter.update(runtime.progress(jobId));
+    });
+    return () => {
+      unsubscribe();
+      reporter.update(runtime.progress(jobId));
+      reporter.stop();
+    };
+  };
 }
 
-function unfinished(io: Io, opts: SharedOptions, jobId: string, why: string, resume: string): void {
-  const line = unfinishedJobLine("kvbackup", jobId, why, resume);
-  if (opts.json) io.stdout.write(JSON.stringify({ jobId, status: "Unfinished", error: why, resumeCommand: resume }) + "\n");
-  io.stderr.write(`${line}\n`);
-}
-
-function isTerminal(state: string): boolean {
-  return state === "Completed" || state === "Failed" || state === "Terminated";
-}
-
-function fail(io: Io, opts: SharedOptions, jobId: string, message: string): void {
-  const line = message.split("\n")[0]!;
-  if (opts.json) io.stdout.write(JSON.stringify({ jobId, status: "Failed", error: line }) + "\n");
-  io.stderr.write(`kvbackup: job ${jobId} failed: ${line}\n`);
-}
-
-function printBackup(io: Io, json: boolean, jobId: string, s: BackupSummary): void {
+/** Prints a backup's summary; its exit code: 3 when some keys failed. */
+function printBackup(io: Io, json: boolean, jobId: string, s: BackupSummary): number {
   if (json) {
     io.stdout.write(JSON.stringify({ jobId, ...s }, null, 2) + "\n");
-    return;
+    return exitCodeOf(s);
   }
   io.stdout.write(
     [
@@ -364,12 +275,13 @@ function printBackup(io: Io, json: boolean, jobId: string, s: BackupSummary): vo
       ...more(s.keys.failed + s.keys.skipped, s.failures.length + s.skipped.length, s.reportPath),
     ].join("\n") + "\n",
   );
+  return exitCodeOf(s);
 }
 
-function printRestore(io: Io, json: boolean, jobId: string, s: RestoreSummary): void {
+function printRestore(io: Io, json: boolean, jobId: string, s: RestoreSummary): number {
   if (json) {
     io.stdout.write(JSON.stringify({ jobId, ...s }, null, 2) + "\n");
-    return;
+    return exitCodeOf(s);
   }
   const lines = [`${s.dryRun ? "restore plan" : "restore"} of ${s.backupSetId} into ${s.targetVaultUrl}`];
   const names = (count: number, list: readonly string[]) => `${count}${list.length ? `: ${list.slice(0, 20).join(", ")}${count > 20 ? ", …" : ""}` : ""}`;
@@ -393,6 +305,11 @@ function printRestore(io: Io, json: boolean, jobId: string, s: RestoreSummary): 
     lines.push(...more(s.keys.skipped + s.keys.failed, s.skipped.length + s.failures.length, s.reportPath));
   }
   io.stdout.write(lines.join("\n") + "\n");
+  return exitCodeOf(s);
+}
+
+function exitCodeOf(s: { keys: { failed: number } }): number {
+  return s.keys.failed > 0 ? ExitCode.partial : ExitCode.ok;
 }
 
 /** Where the rest is, when a summary lists only the first of its keys. */
@@ -408,7 +325,7 @@ function readEmulatorCa(path: string | undefined): string | undefined {
     return pem;
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
   }
 }
 

@@ -1,9 +1,8 @@
 import { Command, Option } from "commander";
-import { DefaultAzureCredential } from "@azure/identity";
 import { vaultStatusFromStore, type TargetStatus } from "../jobs/status";
-import { openBackupStore } from "../storage/open-store";
+import { createServices } from "../composition";
 import { endpointProblem } from "../validation";
-import { ExitCode, UsageError } from "./errors";
+import { ExitCode, UsageError } from "../error-responses";
 import type { Io } from "./main";
 
 /**
@@ -29,7 +28,7 @@ export function registerStatusCommand(program: Command, helpers: { readonly io: 
       if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(opts.container)) {
         throw new UsageError(`--container: "${opts.container}" is not a valid container name (3-63 lowercase letters, digits and single hyphens)`);
       }
-      const store = openBackupStore({ storage: opts.storage, container: opts.container, credential: new DefaultAzureCredential() });
+      const store = createServices({ storage: opts.storage, container: opts.container }).store;
       const now = new Date();
       const targets: TargetStatus[] = [];
       for (const vault of opts.vault) targets.push(await vaultStatusFromStore(store, vault, now));

@@ -1,16 +1,9 @@
-import { readFileSync } from "node:fs";
 import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
-import { DefaultAzureCredential } from "@azure/identity";
-import { ActivityNames } from "../contracts";
-import { ConfigurationError, loadConfig } from "../config";
-import { createKeyClientFactory, EmulatorTokenCredential } from "../keyvault/clients";
-import { createActivityHandlers, orchestrators, type ActivityHandler, type ActivityHandlers, type ActivityName } from "../registry";
-import { tagActivityFailure } from "../../activities/failures";
-import type { ActivityLogger } from "../../activities/logging";
-import { openBackupStore } from "../storage/open-store";
-import { createHsmClientFactory } from "../keyvault/hsm-admin-client";
-import { createHsmStorageAccess } from "../storage/hsm-storage-access";
+import { loadConfig } from "../config";
+import { invocationLogger, servicesFromConfig } from "../composition";
+import { ActivityNames, type ActivityName } from "../contracts";
+import { createActivityHandlers, orchestrators, runHostedActivity, type ActivityHandlers } from "../registry";
 
 /**
  * Registers kvbackup's orchestrators and activities with the Functions host. Thin on purpose: the
@@ -25,39 +18,16 @@ let handlers: ActivityHandlers | undefined;
 /**
  * Built on first use, so that a bad setting fails the activity with every problem named, not the import.
  * Shared by every invocation (clients, pacing and caches are per process); the logger is not: each call
- * gets its own invocation's (see activityLogger).
+ * gets its own invocation's.
  */
 function activityHandlers(): ActivityHandlers {
-  if (!handlers) {
-    const config = loadConfig();
-    const emulatorCaCert = config.emulatorCaPath ? readFileSync(config.emulatorCaPath, "utf8") : undefined;
-    const credential = emulatorCaCert ? new EmulatorTokenCredential() : new DefaultAzureCredential();
-    handlers = createActivityHandlers({
-      keyClients: createKeyClientFactory({ credential, emulatorCaCert, maxOperationsPer10s: config.maxOperationsPer10s }),
-      store: openBackupStore({ storage: config.storage, container: config.container, credential: new DefaultAzureCredential() }),
-      hsmClients: createHsmClientFactory({ credential, emulatorCaCert }),
-      hsmStorageAccess: createHsmStorageAccess({ mode: config.hsmSasMode, storage: config.storage, credential: new DefaultAzureCredential() }),
-    });
-  }
+  if (!handlers) handlers = createActivityHandlers(servicesFromConfig(loadConfig()));
   return handlers;
 }
 
-/** One JSON line per record, in the log of the invocation that wrote it (Application Insights indexes its fields). */
-export function activityLogger(context: InvocationContext): ActivityLogger {
-  return (record) => context.log(JSON.stringify({ source: "kvbackup", ...record }));
-}
-
-/** The handler registered for an activity: the shared activity, told about this invocation. */
-export async function runActivity(name: ActivityName, input: unknown, context: InvocationContext): Promise<unknown> {
-  let handler: ActivityHandler | undefined;
-  try {
-    handler = activityHandlers()[name];
-    if (!handler) throw new ConfigurationError([`activity ${name} is not available in this deployment`]);
-  } catch (error) {
-    // A bad setting is final: no attempt of the activity will read other settings.
-    throw tagActivityFailure(error);
-  }
-  return handler(input, { logger: activityLogger(context) });
+/** The handler registered for an activity: the shared activity, told about this invocation (its log). */
+export function runActivity(name: ActivityName, input: unknown, context: InvocationContext): Promise<unknown> {
+  return runHostedActivity(activityHandlers, name, input, { logger: invocationLogger(context) });
 }
 
 for (const name of Object.values(ActivityNames)) {

@@ -1,7 +1,6 @@
-import { DefaultAzureCredential } from "@azure/identity";
 import * as df from "durable-functions";
 import { loadConfig } from "../config";
-import { openBackupStore } from "../storage/open-store";
+import { servicesFromConfig } from "../composition";
 import { logLine } from "../monitoring/log-events";
 import { fail } from "./http/respond";
 import { HTTP_FUNCTIONS, createHttpHandlers, type HttpHandlers } from "./http/handlers";
@@ -16,8 +15,7 @@ let handlers: HttpHandlers | undefined;
 function loadHandlers(): HttpHandlers {
   if (!handlers) {
     const config = loadConfig();
-    const store = openBackupStore({ storage: config.storage, container: config.container, credential: new DefaultAzureCredential() });
-    handlers = createHttpHandlers({ config, store });
+    handlers = createHttpHandlers({ config, store: servicesFromConfig(config).store });
   }
   return handlers;
 }

@@ -1,8 +1,7 @@
-import { DefaultAzureCredential } from "@azure/identity";
 import * as df from "durable-functions";
 import { loadConfig } from "../config";
 import { runScheduledBackups } from "../jobs/scheduled";
-import { openBackupStore } from "../storage/open-store";
+import { invocationLogger, servicesFromConfig } from "../composition";
 
 /**
  * The scheduled backup. The host reads the schedule from the KVBACKUP_SCHEDULE app setting (the `%…%`
@@ -16,11 +15,6 @@ df.app.client.timer(SCHEDULED_BACKUP_FUNCTION.name, {
   runOnStartup: false,
   handler: async (_timer, client, context) => {
     const config = loadConfig();
-    const store = openBackupStore({ storage: config.storage, container: config.container, credential: new DefaultAzureCredential() });
-    await runScheduledBackups(new Date(), client, {
-      config,
-      store,
-      log: (record) => context.log(JSON.stringify({ source: "kvbackup", ...record })),
-    });
+    await runScheduledBackups(new Date(), client, { config, store: servicesFromConfig(config).store, log: invocationLogger(context) });
   },
 });

@@ -1,13 +1,20 @@
 import type { TokenCredential, AccessToken } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
-import { KeyClient } from "@azure/keyvault-keys";
+import { KeyClient, type KeyClientOptions } from "@azure/keyvault-keys";
+import { DEFAULT_KEY_CLIENT_RETRY } from "../retry-policies";
 import { PACING_SAFETY_FACTOR } from "../tuning";
 import { RateLimiter } from "../util/rate-limiter";
 import { tryTimeoutPolicy } from "./try-timeout";
 
 /**
- * Builds one KeyClient per vault URL and reuses it, so every call of a job shares one pipeline and
- * one keep-alive agent (connection reuse matters at thousands of calls per minute).
+ * The connections of one process to its vaults. A vault has one connection, whatever kinds of objects are
+ * read from it: one pacing budget (Key Vault counts every operation of a vault against one limit, keys,
+ * secrets and certificates alike), one set of pipeline policies, and its official SDK clients built from
+ * them. Each client is made once and reused, so every call of a job shares one pipeline and one keep-alive
+ * agent (connection reuse matters at thousands of calls per minute).
+ *
+ * Only keys exist today; a client for another kind of object is added to VaultConnection the way `keys()`
+ * is, with `clientOptions()`, so that it spends the same budget.
  */
 export interface KeyVaultConnectionOptions {
   readonly credential: TokenCredential;
@@ -22,7 +29,7 @@ export interface KeyVaultConnectionOptions {
   readonly tryTimeoutMs?: number;
 }
 
-/** What the clients of one factory did, for benchmarks and diagnostics (counters since the factory was made). */
+/** What the clients of one set of connections did, for benchmarks and diagnostics (counters since it was made). */
 export interface KeyVaultCallStats {
   /** Calls made through the SDK (one per request the code asked for, whatever its retries). */
   readonly calls: number;
@@ -38,6 +45,88 @@ export interface KeyVaultCallStats {
   readonly pacingWaitMs: number;
 }
 
+/** The options every official Key Vault SDK client of one vault is built with (the common part of their option types). */
+export type VaultClientOptions = Pick<
+  KeyClientOptions,
+  "disableChallengeResourceVerification" | "tlsOptions" | "additionalPolicies" | "retryOptions" | "userAgentOptions"
+>;
+
+/** One vault: its URL, its pacing budget, and the clients that share them. */
+export interface VaultConnection {
+  /** `https://<host>`, lower case: the key of the connection. */
+  readonly vaultUrl: string;
+  /** The vault's keys client. */
+  keys(): KeyClient;
+  /** Options for any SDK client of this vault: its calls are counted and paced with the others of the vault. */
+  clientOptions(): VaultClientOptions;
+  /** Operations the pacing budget would let go right now (Infinity without pacing). */
+  spareBudget(): number;
+}
+
+export interface VaultConnections {
+  /** The connection of a vault, made on first use. */
+  get(vaultUrl: string): VaultConnection;
+  /** Counters over every client of every connection. */
+  stats(): KeyVaultCallStats;
+}
+
+export function createVaultConnections(options: KeyVaultConnectionOptions): VaultConnections {
+  const connections = new Map<string, VaultConnection>();
+  // One object for the life of the connections: the HTTP client caches its agent by this identity.
+  const tlsOptions = options.emulatorCaCert ? { ca: options.emulatorCaCert } : undefined;
+  const counters = { calls: 0, attempts: 0, challenges: 0, throttled: 0, pacingWaitMs: 0 };
+  const budget = pacingBudget(options.maxOperationsPer10s);
+
+  function connect(vaultUrl: string): VaultConnection {
+    // Pacing is per vault: one limiter per connection, shared by each of its clients.
+    const limiter = budget > 0 ? new RateLimiter(budget) : undefined;
+    const clientOptions: VaultClientOptions = {
+      disableChallengeResourceVerification: tlsOptions !== undefined,
+      tlsOptions,
+      additionalPolicies: [
+        { policy: countingCallsPolicy(counters), position: "perCall" },
+        { policy: pacingPolicy(limiter, counters), position: "perRetry" },
+        // After pacing, so a wait for the budget never counts against an attempt's time.
+        { policy: tryTimeoutPolicy(options.tryTimeoutMs), position: "perRetry" },
+      ],
+      retryOptions: {
+        maxRetries: options.maxRetries ?? DEFAULT_KEY_CLIENT_RETRY.maxRetries,
+        retryDelayInMs: DEFAULT_KEY_CLIENT_RETRY.retryDelayInMs,
+        maxRetryDelayInMs: options.maxRetryDelayMs ?? DEFAULT_KEY_CLIENT_RETRY.maxRetryDelayInMs,
+      },
+      userAgentOptions: { userAgentPrefix: "kvbackup" },
+    };
+    let keys: KeyClient | undefined;
+    return {
+      vaultUrl,
+      keys: () => (keys ??= new KeyClient(vaultUrl, options.credential, clientOptions)),
+      clientOptions: () => clientOptions,
+      spareBudget: () => (limiter ? Math.max(0, limiter.operations - limiter.used) : Number.POSITIVE_INFINITY),
+    };
+  }
+
+  return {
+    get(vaultUrl) {
+      const key = normalizeVaultUrl(vaultUrl);
+      let connection = connections.get(key);
+      if (!connection) {
+        connection = connect(key);
+        connections.set(key, connection);
+      }
+      return connection;
+    },
+    stats: () => ({
+      calls: counters.calls,
+      attempts: counters.attempts,
+      retries: Math.max(0, counters.attempts - counters.calls - counters.challenges),
+      challenges: counters.challenges,
+      throttled: counters.throttled,
+      pacingWaitMs: counters.pacingWaitMs,
+    }),
+  };
+}
+
+/** What the activities are given: the keys client of a vault, by its URL. */
 export interface KeyClientFactory {
   (vaultUrl: string): KeyClient;
   /** Counters over every client this factory made (absent on test doubles). */
@@ -49,57 +138,17 @@ export interface KeyClientFactory {
   readonly spareBudget?: (vaultUrl: string) => number;
 }
 
-/** Tuned for bulk work: a throttled call waits for the vault rather than failing the key. */
-export const DEFAULT_KEY_CLIENT_RETRY = { maxRetries: 10, retryDelayInMs: 800, maxRetryDelayInMs: 30_000 } as const;
-
-export function createKeyClientFactory(options: KeyVaultConnectionOptions): KeyClientFactory {
-  const clients = new Map<string, KeyClient>();
-  const limiters = new Map<string, RateLimiter>();
-  // One object for the life of the factory: the HTTP client caches its agent by this identity.
-  const tlsOptions = options.emulatorCaCert ? { ca: options.emulatorCaCert } : undefined;
-  const counters = { calls: 0, attempts: 0, challenges: 0, throttled: 0, pacingWaitMs: 0 };
-  const pacedBudget = pacingBudget(options.maxOperationsPer10s);
-  const factory = (vaultUrl: string): KeyClient => {
-    const key = normalizeVaultUrl(vaultUrl);
-    let client = clients.get(key);
-    if (!client) {
-      // Pacing is per vault: one limiter per client, and one client per vault in this process.
-      const limiter = pacedBudget > 0 ? new RateLimiter(pacedBudget) : undefined;
-      if (limiter) limiters.set(key, limiter);
-      client = new KeyClient(key, options.credential, {
-        disableChallengeResourceVerification: tlsOptions !== undefined,
-        tlsOptions,
-        additionalPolicies: [
-          { policy: countingCallsPolicy(counters), position: "perCall" },
-          { policy: pacingPolicy(limiter, counters), position: "perRetry" },
-          // After pacing, so a wait for the budget never counts against an attempt's time.
-          { policy: tryTimeoutPolicy(options.tryTimeoutMs), position: "perRetry" },
-        ],
-        retryOptions: {
-          maxRetries: options.maxRetries ?? DEFAULT_KEY_CLIENT_RETRY.maxRetries,
-          retryDelayInMs: DEFAULT_KEY_CLIENT_RETRY.retryDelayInMs,
-          maxRetryDelayInMs: options.maxRetryDelayMs ?? DEFAULT_KEY_CLIENT_RETRY.maxRetryDelayInMs,
-        },
-        userAgentOptions: { userAgentPrefix: "kvbackup" },
-      });
-      clients.set(key, client);
-    }
-    return client;
-  };
-  const stats = (): KeyVaultCallStats => ({
-    calls: counters.calls,
-    attempts: counters.attempts,
-    retries: Math.max(0, counters.attempts - counters.calls - counters.challenges),
-    challenges: counters.challenges,
-    throttled: counters.throttled,
-    pacingWaitMs: counters.pacingWaitMs,
+/** The keys clients of a set of connections. */
+export function keyClientsOf(connections: VaultConnections): KeyClientFactory {
+  return Object.assign((vaultUrl: string) => connections.get(vaultUrl).keys(), {
+    stats: () => connections.stats(),
+    spareBudget: (vaultUrl: string) => connections.get(vaultUrl).spareBudget(),
   });
-  const spareBudget = (vaultUrl: string): number => {
-    if (pacedBudget <= 0) return Number.POSITIVE_INFINITY;
-    const limiter = limiters.get(normalizeVaultUrl(vaultUrl));
-    return limiter ? Math.max(0, limiter.operations - limiter.used) : pacedBudget;
-  };
-  return Object.assign(factory, { stats, spareBudget });
+}
+
+/** Connections and their keys clients in one call (tests and tools that need nothing else). */
+export function createKeyClientFactory(options: KeyVaultConnectionOptions): KeyClientFactory {
+  return keyClientsOf(createVaultConnections(options));
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type PipelineRetryOptions,
 } from "@azure/core-rest-pipeline";
 import { keyVaultAuthenticationPolicy } from "@azure/keyvault-common";
+import { DEFAULT_HSM_CLIENT_RETRY } from "../retry-policies";
 import { normalizeVaultUrl } from "./clients";
 import { toKeyVaultError, type KeyVaultOperationError } from "./errors";
 
@@ -58,7 +59,6 @@ export interface HsmAdminClientOptions {
 
 const REQUEST_TIMEOUT_MS = 60_000;
 
-export const DEFAULT_HSM_CLIENT_RETRY: Required<PipelineRetryOptions> = { maxRetries: 5, retryDelayInMs: 1_000, maxRetryDelayInMs: 30_000 };
 
 export class HsmAdminClient {
   readonly hsmUrl: string;

@@ -10,6 +10,7 @@
  * caller's conflict policy decides as for any other name (a finished delete leaves a soft-deleted key, a
  * finished recover a live one).
  */
+import { DEFAULT_SETTLING_POLICY, type SettlingPolicy } from "../retry-policies";
 import type { KeyConflictError } from "./errors";
 
 export type SettlingState = "deleting" | "recovering" | "purging";
@@ -17,19 +18,6 @@ export type SettlingState = "deleting" | "recovering" | "purging";
 /** Who the vault shows holding a name: a live key, a soft-deleted key, or neither. */
 export type NameHolder = "active" | "deleted" | "none";
 
-export interface SettlingPolicy {
-  /** First wait; each further wait doubles, up to maxDelayMs (with ±20 % jitter). */
-  readonly firstDelayMs: number;
-  readonly maxDelayMs: number;
-  /** Total wait for one name before giving up on it. */
-  readonly maxWaitMs: number;
-}
-
-/**
- * Purges are reported to settle in 1 to 5 s: the first retries come soon, and 30 s in all bounds what one
- * stuck name can add to a batch (an activity holds a batch of keys, and must finish well within its timeout).
- */
-export const DEFAULT_SETTLING_POLICY: SettlingPolicy = { firstDelayMs: 500, maxDelayMs: 8_000, maxWaitMs: 30_000 };
 
 /**
  * Whether a 409 answered to a write of a name means "not yet" rather than "taken". `holder` is what the vault

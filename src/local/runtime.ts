@@ -1,27 +1,47 @@
 import { randomUUID } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
-import { OrchestratorNames, type BackupSummary, type JobProgress, type JobTuning, type RestoreSummary, type VaultBackupInput, type VaultRestoreInput } from "../contracts";
-import { createKeyClientFactory, EmulatorTokenCredential, type KeyClientFactory } from "../keyvault/clients";
-import { createActivityHandlers, forLocalHost, orchestrators } from "../registry";
+import {
+  OrchestratorNames,
+  type BackupSummary,
+  type HsmBackupInput,
+  type HsmJobSummary,
+  type HsmRestoreInput,
+  type JobProgress,
+  type JobTuning,
+  type OrchestratorInput,
+  type OrchestratorName,
+  type OrchestratorOutput,
+  type RestoreSummary,
+  type VaultBackupInput,
+  type VaultRestoreInput,
+} from "../contracts";
+import { createServices, type Services } from "../composition";
+import type { KeyClientFactory } from "../keyvault/clients";
+import { createActivityHandlers, createHsmActivityHandlers, forLocalHost, orchestrators } from "../registry";
+import { lineLogger } from "../monitoring/log-events";
 import type { BackupStore } from "../storage/backup-store";
-import { DEFAULT_ACTIVITY_RETRY, DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "../tuning";
+import { DEFAULT_ACTIVITY_RETRY } from "../retry-policies";
+import { DEFAULT_TUNING } from "../tuning";
 import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "./durable-host";
 import { JobArgumentsMismatchError, differingJobArguments } from "./job-arguments";
-import { jsonLineLogger } from "../../activities/logging";
 
 /**
  * Everything the CLI, the demo and the tests need to run kvbackup's orchestrations in this process:
- * the real orchestrators and activities on the in-process durable host.
+ * the real orchestrators and activities on the in-process durable host, with services from
+ * src/composition.ts.
  */
 export interface LocalRuntimeOptions {
-  readonly store: BackupStore;
-  /** Trust this PEM and use the emulator's local token; otherwise `credential` is required. */
+  /** Where vault jobs keep their backup sets; without one, only HSM jobs run. */
+  readonly store?: BackupStore;
+  /** Trust this PEM and use the emulator's local token; otherwise `credential` (default: Azure identity). */
   readonly emulatorCaCert?: string;
   readonly credential?: TokenCredential;
   readonly tuning?: Partial<JobTuning>;
   /** Client-side pacing per vault (operations per 10 s); 0 turns it off. */
   readonly maxOperationsPer10s?: number;
   readonly keyClientMaxRetries?: number;
+  /** Services built already (the HSM commands build theirs to check the storage access first); the options below `store` then do not apply. */
+  readonly services?: Services;
   /** Persist job histories here so `--job-id` can resume a job after a crash. */
   readonly stateDir?: string;
   readonly clock?: "real" | "virtual";
@@ -36,24 +56,27 @@ export interface JobHandle<T> {
 
 export class LocalRuntime {
   readonly host: LocalDurableHost;
-  readonly keyClients: KeyClientFactory;
+  readonly services: Services;
   readonly tuning: JobTuning;
 
   constructor(readonly options: LocalRuntimeOptions) {
-    const credential = options.emulatorCaCert ? new EmulatorTokenCredential() : options.credential;
-    if (!credential) throw new Error("a credential is needed when not talking to the emulator");
-    this.keyClients = createKeyClientFactory({
-      credential,
-      emulatorCaCert: options.emulatorCaCert,
-      maxOperationsPer10s: options.maxOperationsPer10s ?? DEFAULT_MAX_OPERATIONS_PER_10S,
-      maxRetries: options.keyClientMaxRetries,
-    });
+    const log = options.logLine ? lineLogger(options.logLine) : undefined;
+    this.services =
+      options.services ??
+      createServices({
+        ...(options.store ? { store: options.store } : {}),
+        emulatorCaCert: options.emulatorCaCert,
+        credential: options.credential,
+        maxOperationsPer10s: options.maxOperationsPer10s,
+        keyClientMaxRetries: options.keyClientMaxRetries,
+        ...(log ? { log } : {}),
+      });
     this.tuning = { ...DEFAULT_TUNING, ...stripUndefined(options.tuning ?? {}) };
-    const activities = createActivityHandlers({
-      keyClients: this.keyClients,
-      store: options.store,
-      log: options.logLine ? jsonLineLogger(options.logLine) : undefined,
-    });
+    const services = this.services;
+    const logger = log ?? services.log;
+    const activities = options.store
+      ? createActivityHandlers({ keyClients: services.keyClients, store: options.store, hsmClients: services.hsmClients, hsmStorageAccess: services.hsmStorageAccess, ...(logger ? { log: logger } : {}) })
+      : createHsmActivityHandlers({ hsmClients: services.hsmClients, storageAccess: services.hsmStorageAccess, ...(logger ? { log: logger } : {}) });
     this.host = new LocalDurableHost({
       orchestrators,
       activities: forLocalHost(activities),
@@ -64,21 +87,35 @@ export class LocalRuntime {
     });
   }
 
+  get keyClients(): KeyClientFactory {
+    return this.services.keyClients;
+  }
+
   /**
    * Starts a backup; with a job id whose history is in the state directory, resumes that job instead
    * (its stored input wins), and a job that already finished just reports its result again.
    */
   async startBackup(request: Omit<VaultBackupInput, "tuning" | "retry">, jobId = newJobId()): Promise<JobHandle<BackupSummary>> {
     const input: VaultBackupInput = { ...request, tuning: this.tuning, retry: DEFAULT_ACTIVITY_RETRY };
-    return this.start<BackupSummary>(OrchestratorNames.vaultBackup, jobId, input);
+    return this.start(OrchestratorNames.vaultBackup, jobId, input);
   }
 
   async startRestore(request: Omit<VaultRestoreInput, "tuning" | "retry">, jobId = newJobId()): Promise<JobHandle<RestoreSummary>> {
     const input: VaultRestoreInput = { ...request, tuning: this.tuning, retry: DEFAULT_ACTIVITY_RETRY };
-    return this.start<RestoreSummary>(OrchestratorNames.vaultRestore, jobId, input);
+    return this.start(OrchestratorNames.vaultRestore, jobId, input);
   }
 
-  private async start<T>(name: string, jobId: string, input: VaultBackupInput | VaultRestoreInput): Promise<JobHandle<T>> {
+  /** A Managed HSM full backup; resumed and reported again like the vault jobs. */
+  async startHsmBackup(input: HsmBackupInput, jobId = newJobId()): Promise<JobHandle<HsmJobSummary>> {
+    return this.start(OrchestratorNames.hsmBackup, jobId, input);
+  }
+
+  /** A Managed HSM full restore, or of one key with `keyName`. */
+  async startHsmRestore(input: HsmRestoreInput, jobId = newJobId()): Promise<JobHandle<HsmJobSummary>> {
+    return this.start(OrchestratorNames.hsmRestore, jobId, input);
+  }
+
+  private async start<N extends OrchestratorName>(name: N, jobId: string, input: OrchestratorInput<N>): Promise<JobHandle<OrchestratorOutput<N>>> {
     // A job id given again resumes that job with its stored input: refuse it when the request differs,
     // rather than silently doing something else than what was asked.
     const existing = this.host.getStatus(jobId);
@@ -89,12 +126,18 @@ export class LocalRuntime {
     try {
       await this.host.startNew(name, { instanceId: jobId, input });
     } catch (error) {
+      // The id of a job that already ended: its outcome is reported again instead of running it again.
       if (!(error instanceof DurableHostError && error.code === "InstanceFinished")) throw error;
     }
-    const result = this.outcome<T>(jobId);
+    const result = this.outcome<N>(jobId);
     // Closing the host before the job ends rejects this; callers that never await it must not crash the process.
     result.catch(() => undefined);
     return { jobId, result };
+  }
+
+  /** The job's state as the host sees it, from memory or its state file. */
+  status(jobId: string): OrchestrationStatus | undefined {
+    return this.host.getStatus(jobId);
   }
 
   progress(jobId: string): JobProgress | undefined {
@@ -105,12 +148,14 @@ export class LocalRuntime {
     await this.host.close();
   }
 
-  private async outcome<T>(jobId: string) {
+  /** The job's end; a completed job's output is what its orchestrator returned, of the type its contract names. */
+  private async outcome<N extends OrchestratorName>(jobId: string) {
     const status = await this.host.waitForCompletion(jobId);
-    return { status, output: status.runtimeStatus === "Completed" ? (status.output as T) : undefined };
+    return { status, output: status.runtimeStatus === "Completed" ? (status.output as OrchestratorOutput<N>) : undefined };
   }
 }
 
+/** A new job id: 20 hex digits. */
 export function newJobId(): string {
   return randomUUID().replace(/-/g, "").slice(0, 20);
 }

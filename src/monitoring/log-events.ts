@@ -159,6 +159,14 @@ export function logEventFields(event: LogEventName): readonly string[] {
 
 export const LOG_SOURCE = "kvbackup";
 
+/** Where records go: activities, the timer and the HTTP API each get one. */
+export type RecordLogger = (record: LogRecord) => void;
+
+/** A logger that writes each record as its one line. */
+export function lineLogger(write: (line: string) => void): RecordLogger {
+  return (record) => write(logLine(record));
+}
+
 /** The one line a record becomes. */
 export function logLine(record: LogRecord): string {
   return JSON.stringify({ source: LOG_SOURCE, ...record });

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { BackupSetState } from "../contracts";
+import { DamagedBackupDocumentError, InvalidBackupSetIdError, truncate } from "./errors";
 
 /**
  * The layout of one backup set, the same in a container and in a folder:
@@ -21,13 +22,6 @@ export const INVENTORY_FORMAT = "kvbackup/inventory@1";
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
 const BACKUP_SET_ID = /^(\d{8}T\d{6}Z)-([A-Za-z0-9][A-Za-z0-9-]{0,63})$/;
 const VAULT_FOLDER = /^[a-z0-9][a-z0-9.-]{0,252}(_\d{1,5})?$/;
-
-export class InvalidBackupSetIdError extends Error {
-  override readonly name = "InvalidBackupSetIdError";
-  constructor(readonly value: string) {
-    super(`invalid backup set id "${truncate(value)}": expected <UTC timestamp>-<job id>, e.g. 20261125T224500Z-3f2a9c, optionally prefixed by "<vault host>/"`);
-  }
-}
 
 export function isValidJobId(jobId: string): boolean {
   return JOB_ID.test(jobId);
@@ -212,19 +206,12 @@ export const manifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
-export class DamagedBackupDocumentError extends Error {
-  override readonly name = "DamagedBackupDocumentError";
-  constructor(readonly path: string, detail: string) {
-    super(`${path} is damaged or not a kvbackup document: ${detail}`);
-  }
-}
-
 export function parseDocument<T>(schema: z.ZodType<T>, path: string, bytes: Buffer): T {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString("utf8"));
-  } catch {
-    throw new DamagedBackupDocumentError(path, "not valid JSON");
+  } catch (error) {
+    throw new DamagedBackupDocumentError(path, "not valid JSON", { cause: error });
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
@@ -266,8 +253,4 @@ export function encodeDocument(value: unknown): Buffer {
 
 export function manifestState(counts: { failed: number }): Exclude<BackupSetState, "incomplete"> {
   return counts.failed > 0 ? "partial" : "complete";
-}
-
-function truncate(value: string): string {
-  return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }

@@ -41,23 +41,3 @@ export interface BackupStore {
   /** Deletes every object whose path starts with prefix; returns how many were deleted. Used by retention only. */
   deletePrefix(prefix: string): Promise<number>;
 }
-
-export class BackupObjectNotFoundError extends Error {
-  override readonly name = "BackupObjectNotFoundError";
-  constructor(readonly path: string) {
-    super(`backup object not found: ${path}`);
-  }
-}
-
-/** A path or prefix that breaks the rules above (absolute, `..`, backslash, NUL, ...); nothing was touched. */
-export class InvalidObjectPathError extends Error {
-  override readonly name = "InvalidObjectPathError";
-  constructor(readonly path: string, reason: string) {
-    super(`invalid backup object path ${JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}…` : path)}: ${reason}`);
-  }
-}
-
-/** The storage setting names nothing usable (neither a folder nor a Blob Storage account). */
-export class InvalidStorageError extends Error {
-  override readonly name = "InvalidStorageError";
-}

@@ -7,15 +7,11 @@ import {
   type StoragePipelineOptions,
   type StorageRetryOptions,
 } from "@azure/storage-blob";
+import { DEFAULT_BLOB_STORE_RETRY } from "../retry-policies";
 import { mapWithConcurrency } from "../util/pool";
 import { redactUrl } from "../util/redact-url";
-import {
-  BackupObjectNotFoundError,
-  InvalidStorageError,
-  type BackupStore,
-  type StoredObjectInfo,
-  type WriteOnceResult,
-} from "./backup-store";
+import type { BackupStore, StoredObjectInfo, WriteOnceResult } from "./backup-store";
+import { BackupObjectNotFoundError, InvalidStorageError } from "./errors";
 import { checkFolderPrefix, checkObjectPath, checkPrefix } from "./object-path";
 
 /**
@@ -35,13 +31,7 @@ export const BLOB_STORE_RESILIENCE: {
   readonly deleteConcurrency: number;
   readonly listPageSize: number;
 } = Object.freeze({
-  retryOptions: Object.freeze({
-    retryPolicyType: StorageRetryPolicyType.EXPONENTIAL,
-    maxTries: 8,
-    retryDelayInMs: 1_000,
-    maxRetryDelayInMs: 10_000,
-    tryTimeoutInMs: 30_000,
-  }),
+  retryOptions: Object.freeze({ retryPolicyType: StorageRetryPolicyType.EXPONENTIAL, ...DEFAULT_BLOB_STORE_RETRY }),
   operationTimeoutMs: 180_000,
   deleteConcurrency: 16,
   listPageSize: 5_000,
@@ -79,7 +69,8 @@ export function createBlobServiceClient(storage: string, credential?: TokenCrede
     try {
       return BlobServiceClient.fromConnectionString(value, options);
     } catch (err) {
-      // The SDK's message may quote parts of the string; never echo a connection string (it holds a key).
+      // The SDK's message may quote parts of the string; never echo a connection string (it holds a key),
+      // so the SDK's error is not kept as the cause either.
       throw new InvalidStorageError(`invalid storage connection string (${connectionStringProblem(err)})`);
     }
   }
@@ -88,6 +79,7 @@ export function createBlobServiceClient(storage: string, credential?: TokenCrede
     try {
       url = new URL(value);
     } catch {
+      // Not kept as the cause: Node's URL error carries the input, which may hold a SAS.
       throw new InvalidStorageError("invalid storage account URL");
     }
     return new BlobServiceClient(url.toString().replace(/\/$/, ""), credential, options);
@@ -187,7 +179,7 @@ export class BlobBackupStore implements BackupStore {
       }
       return data;
     } catch (err) {
-      if (statusOf(err) === 404) throw new BackupObjectNotFoundError(path);
+      if (statusOf(err) === 404) throw new BackupObjectNotFoundError(path, { cause: err });
       throw err;
     }
   }

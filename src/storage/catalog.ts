@@ -1,15 +1,7 @@
 import type { BackupSetState } from "../contracts";
 import type { BackupStore } from "./backup-store";
-import {
-  BackupSetPaths,
-  DamagedBackupDocumentError,
-  inventorySchema,
-  isBackupSetFolderName,
-  manifestSchema,
-  parseBackupSetRef,
-  parseDocument,
-  vaultFolder,
-} from "./backup-set";
+import { BackupSetPaths, inventorySchema, isBackupSetFolderName, manifestSchema, parseBackupSetRef, parseDocument, vaultFolder } from "./backup-set";
+import { DamagedBackupDocumentError } from "./errors";
 import { mapWithConcurrency } from "../util/pool";
 
 export interface BackupSetEntry {

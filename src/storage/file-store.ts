@@ -2,13 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
-import {
-  BackupObjectNotFoundError,
-  InvalidStorageError,
-  type BackupStore,
-  type StoredObjectInfo,
-  type WriteOnceResult,
-} from "./backup-store";
+import type { BackupStore, StoredObjectInfo, WriteOnceResult } from "./backup-store";
+import { BackupObjectNotFoundError, InvalidStorageError } from "./errors";
 import { TEMP_NAME, checkFolderPrefix, checkObjectPath, checkPrefix } from "./object-path";
 
 /** How often writeOnce starts over when a concurrent delete removed its folder or the file it collided with. */
@@ -89,7 +84,7 @@ export class FileBackupStore implements BackupStore {
     try {
       return await fsp.readFile(file);
     } catch (err) {
-      if (isMissing(err)) throw new BackupObjectNotFoundError(objectPath);
+      if (isMissing(err)) throw new BackupObjectNotFoundError(objectPath, { cause: err });
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-import { InvalidObjectPathError } from "./backup-store";
+import { InvalidObjectPathError } from "./errors";
 
 /**
  * The one set of path rules for every store, so a backup set that fits in a container also fits in a

@@ -2,11 +2,10 @@ import { statSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TokenCredential } from "@azure/core-auth";
-import { InvalidStorageError, type BackupStore } from "./backup-store";
+import type { BackupStore } from "./backup-store";
+import { InvalidStorageError } from "./errors";
 import { createBlobBackupStore, isConnectionString } from "./blob-store";
 import { FileBackupStore } from "./file-store";
-
-export { InvalidStorageError };
 
 export interface OpenStoreOptions {
   /**
@@ -30,8 +29,8 @@ export function openBackupStore(opts: OpenStoreOptions): BackupStore {
     let folder: string;
     try {
       folder = fileURLToPath(storage);
-    } catch {
-      throw new InvalidStorageError(`invalid file: URL ${quote(storage)}: use an absolute one, e.g. file:///var/backups`);
+    } catch (error) {
+      throw new InvalidStorageError(`invalid file: URL ${quote(storage)}: use an absolute one, e.g. file:///var/backups`, { cause: error });
     }
     return new FileBackupStore(folder);
   }

@@ -1,10 +1,9 @@
+import { directKeyClient } from "../../src/composition";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { KeyClient } from "@azure/keyvault-keys";
 import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
-import { EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { readStoredInstance } from "../../src/local/instance-store";
 import { auditBackupSet, spawnCli, type CliResult } from "../support/reliability-kit";
 import { compareSnapshots, snapshotVault, type VaultSnapshot } from "../../src/local/vault-snapshot";
@@ -35,7 +34,7 @@ describe("kvbackup run as a plain child process, with pacing holding every call"
   let backupSetId: string | undefined;
 
   const client = (url: string) =>
-    new KeyClient(url, new EmulatorTokenCredential(), { disableChallengeResourceVerification: true, tlsOptions: { ca: emulator.caCert } });
+    directKeyClient(url, { emulatorCaCert: emulator.caCert });
   const kvbackup = (args: string[], env: NodeJS.ProcessEnv = {}) =>
     spawnCli(cli.launcher, [...args, "--emulator-ca", emulator.caCertPath, "--storage", storage, "--state-dir", stateDir, "--json"], { ...cli.env, ...env }).done;
   const explain = (r: CliResult) => `exit ${r.code} ${r.signal ?? ""}\nstdout: ${r.stdout.slice(0, 3000)}\nstderr: ${r.stderr.slice(0, 3000)}`;

@@ -3,9 +3,8 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import * as http from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { KeyClient } from "@azure/keyvault-keys";
 import { loadConfig } from "../../src/config";
-import { EmulatorTokenCredential } from "../../src/keyvault/clients";
+import { directKeyClient } from "../../src/composition";
 import { openBackupStore } from "../../src/storage/open-store";
 import { GENERATED_MARK } from "../../scripts/start-local";
 import { compiledCli } from "../reliability/helpers";
@@ -101,10 +100,7 @@ describe("npm run start:local", () => {
       const store = openBackupStore({ storage: config.storage, container: config.container });
       await store.ensureReady();
       expect(await store.missingRoot()).toBeUndefined();
-      const keys = new KeyClient(ready.vaultUrl, new EmulatorTokenCredential(), {
-        disableChallengeResourceVerification: true,
-        tlsOptions: { ca: readFileSync(config.emulatorCaPath!, "utf8") },
-      });
+      const keys = directKeyClient(ready.vaultUrl, { emulatorCaCert: readFileSync(config.emulatorCaPath!, "utf8") });
       const names: string[] = [];
       for await (const key of keys.listPropertiesOfKeys()) names.push(key.name);
       expect(names).toHaveLength(3);

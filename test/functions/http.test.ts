@@ -4,7 +4,8 @@ import { createHttpHandlers, HTTP_FUNCTIONS, type HttpHandlers } from "../../src
 import { MAX_BODY_BYTES } from "../../src/functions/http/respond";
 import { parseJobId } from "../../src/jobs/ids";
 import type { FileBackupStore } from "../../src/storage/file-store";
-import { DEFAULT_ACTIVITY_RETRY, DEFAULT_HSM_POLLING, DEFAULT_TUNING } from "../../src/tuning";
+import { DEFAULT_ACTIVITY_RETRY } from "../../src/retry-policies";
+import { DEFAULT_HSM_POLLING, DEFAULT_TUNING } from "../../src/tuning";
 import { FakeDurableClient } from "./fake-client";
 import {
   BASE, FOREIGN_VAULT, HSM, HSM_CONTAINER, OTHER_VAULT, VAULT,

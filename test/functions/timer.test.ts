@@ -2,7 +2,8 @@ import { OrchestratorNames, type HsmBackupInput, type VaultBackupInput } from ".
 import { runScheduledBackups, ScheduledRunError, scheduleSlot } from "../../src/jobs/scheduled";
 import { listBackupSets } from "../../src/storage/catalog";
 import type { FileBackupStore } from "../../src/storage/file-store";
-import { DEFAULT_ACTIVITY_RETRY, DEFAULT_HSM_POLLING, DEFAULT_TUNING } from "../../src/tuning";
+import { DEFAULT_ACTIVITY_RETRY } from "../../src/retry-policies";
+import { DEFAULT_HSM_POLLING, DEFAULT_TUNING } from "../../src/tuning";
 import { FakeDurableClient } from "./fake-client";
 import { HSM, HSM_CONTAINER, OTHER_VAULT, VAULT, tempStore, testConfig, writeSet } from "./fixtures";
 

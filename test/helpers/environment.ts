@@ -1,8 +1,8 @@
-import { KeyClient } from "@azure/keyvault-keys";
+import type { KeyClient } from "@azure/keyvault-keys";
 import { startEmulator } from "../../src/emulator";
 import type { EmulatorOptions, RunningEmulator } from "../../src/emulator/types";
 import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
-import { EmulatorTokenCredential } from "../../src/keyvault/clients";
+import { directKeyClient } from "../../src/composition";
 import { openBackupStore } from "../../src/storage/open-store";
 import type { BackupStore } from "../../src/storage/backup-store";
 
@@ -25,12 +25,11 @@ export async function startTestEnvironment(emulatorOptions: EmulatorOptions = {}
     await azurite.stop();
     throw error;
   }
-  const credential = new EmulatorTokenCredential();
   return {
     azurite,
     emulator,
     keyClient: (vaultUrl) =>
-      new KeyClient(vaultUrl, credential, { disableChallengeResourceVerification: true, tlsOptions: { ca: emulator.caCert }, retryOptions: { maxRetries: 6 } }),
+      directKeyClient(vaultUrl, { emulatorCaCert: emulator.caCert, maxRetries: 6 }),
     store: (container) => openBackupStore({ storage: azurite.connectionString, container }),
     async stop() {
       await emulator.stop();

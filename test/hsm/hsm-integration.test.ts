@@ -1,3 +1,4 @@
+import { createServices, directKeyClient } from "../../src/composition";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,9 +6,8 @@ import { KeyClient } from "@azure/keyvault-keys";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { OrchestratorNames, type HsmBackupInput, type HsmJobSummary, type HsmRestoreInput } from "../../src/contracts";
 import { startEmulator, type RunningEmulator } from "../../src/emulator";
-import { EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { KeyConflictError } from "../../src/keyvault/errors";
-import { createHsmClientFactory, type HsmClientFactory } from "../../src/keyvault/hsm-admin-client";
+import { type HsmClientFactory } from "../../src/keyvault/hsm-admin-client";
 import { AZURITE_ACCOUNT_KEY, startAzurite, type RunningAzurite } from "../../src/local/azurite";
 import { LocalDurableHost, type OrchestrationStatus } from "../../src/local/durable-host";
 import { createHsmActivityHandlers, forLocalHost, orchestrators } from "../../src/registry";
@@ -41,9 +41,8 @@ beforeAll(async () => {
     hsm: { jobDurationMs: JOB_MS, retryAfterSeconds: 0, storageConnectionString: azurite.connectionString },
   });
   hsmUrl = emulator.hsmUrl!;
-  const credential = new EmulatorTokenCredential();
-  keys = new KeyClient(hsmUrl, credential, { disableChallengeResourceVerification: true, tlsOptions: { ca: emulator.caCert }, retryOptions: { maxRetries: 2 } });
-  hsmClients = createHsmClientFactory({ credential, emulatorCaCert: emulator.caCert });
+  keys = directKeyClient(hsmUrl, { emulatorCaCert: emulator.caCert, maxRetries: 2 });
+  hsmClients = createServices({ emulatorCaCert: emulator.caCert }).hsmClients;
   blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
   for (const c of ["hsm-backups", "hsm-mi-backups", "hsm-cli-backups"]) await blobs.getContainerClient(c).create();
   stateDir = mkdtempSync(join(tmpdir(), "kvbackup-hsm-test-"));

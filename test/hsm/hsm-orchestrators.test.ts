@@ -1,5 +1,6 @@
 import {
   ActivityNames,
+  JOB_FAILURE_PREFIXES,
   OrchestratorNames,
   type GetHsmJobStatusInput,
   type HsmBackupInput,
@@ -11,9 +12,10 @@ import {
   type StartHsmRestoreInput,
 } from "../../src/contracts";
 import type { HsmClientFactory } from "../../src/keyvault/hsm-admin-client";
-import { LocalDurableHost, type ActivityFunction } from "../../src/local/durable-host";
+import { LocalDurableHost } from "../../src/local/durable-host";
+import { stubActivities, type StubActivities } from "../support/stub-activities";
 import { createHsmActivityHandlers, orchestrators } from "../../src/registry";
-import { DEFAULT_HSM_ACTIVITY_RETRY, HSM_JOB_FAILED_PREFIX, HSM_JOB_TIMEOUT_PREFIX } from "../../orchestrators/hsm";
+import { DEFAULT_HSM_ACTIVITY_RETRY } from "../../src/retry-policies";
 
 /**
  * The HSM orchestrators on the durable-functions replay engine (in-process host, virtual clock) with fake
@@ -43,20 +45,20 @@ interface Run {
   statusCalls: GetHsmJobStatusInput[];
 }
 
-async function run(orchestrator: string, input: unknown, activities: Record<string, ActivityFunction>, instanceId: string): Promise<Run> {
+async function run(orchestrator: string, input: unknown, activities: StubActivities, instanceId: string): Promise<Run> {
   const progress: HsmProgress[] = [];
   const statusCalls: GetHsmJobStatusInput[] = [];
   const statusActivity = activities[ActivityNames.getHsmJobStatus]!;
   const host = new LocalDurableHost({
     orchestrators,
     clock: "virtual",
-    activities: {
+    activities: stubActivities({
       ...activities,
-      [ActivityNames.getHsmJobStatus]: (i: GetHsmJobStatusInput, ctx) => {
+      [ActivityNames.getHsmJobStatus]: (i, ctx) => {
         statusCalls.push(i);
         return statusActivity(i, ctx);
       },
-    },
+    }),
   });
   host.onStatusChange((s) => s.instanceId === instanceId && s.customStatus && progress.push(s.customStatus as HsmProgress));
   await host.startNew(orchestrator, { instanceId, input });
@@ -126,7 +128,7 @@ describe("HSM backup orchestrator", () => {
     );
     expect(status.runtimeStatus).toBe("Failed");
     const message = status.failureDetails?.errorMessage ?? "";
-    expect(message).toContain(HSM_JOB_FAILED_PREFIX);
+    expect(message).toContain(JOB_FAILURE_PREFIXES.HsmJobFailed);
     expect(message).toContain("ContainerNotFound: The storage container https://x/y does not exist.");
     expect(status.customStatus).toMatchObject({ phase: "done", status: "Failed" });
   });
@@ -143,7 +145,7 @@ describe("HSM backup orchestrator", () => {
       "backup-timeout",
     );
     expect(status.runtimeStatus).toBe("Failed");
-    expect(status.failureDetails?.errorMessage).toContain(HSM_JOB_TIMEOUT_PREFIX);
+    expect(status.failureDetails?.errorMessage).toContain(JOB_FAILURE_PREFIXES.HsmJobTimedOut);
     expect(status.failureDetails?.errorMessage).toContain("still InProgress after 60 s (10 status checks)");
     expect(statusCalls).toHaveLength(10);
     expect(waitsMs(progress)).toEqual([2_000, 4_000, 8_000, 8_000, 8_000, 8_000, 8_000, 8_000, 5_000]);
@@ -257,7 +259,13 @@ describe("HSM orchestrators with the registered activities: final failures end t
         return start();
       },
     };
-    return createHsmActivityHandlers({ hsmClients: (() => client) as unknown as HsmClientFactory }) as Record<string, ActivityFunction>;
+    const real = createHsmActivityHandlers({ hsmClients: (() => client) as unknown as HsmClientFactory });
+    const stubs: StubActivities = {
+      [ActivityNames.startHsmBackup]: (i) => real.startHsmBackup!(i),
+      [ActivityNames.startHsmRestore]: (i) => real.startHsmRestore!(i),
+      [ActivityNames.getHsmJobStatus]: (i) => real.getHsmJobStatus!(i),
+    };
+    return stubs;
   }
   const restError = (statusCode: number, code: string, message: string) => Object.assign(new Error(message), { name: "RestError", statusCode, code });
   const restore = (keyName?: string): HsmRestoreInput => ({

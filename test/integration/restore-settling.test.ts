@@ -3,13 +3,13 @@
  * answers those 409 until it is done) waits for them instead of reporting conflicts; once a name has
  * settled, the conflict policy decides as for any other.
  */
+import { createServices } from "../../src/composition";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KeyClient } from "@azure/keyvault-keys";
 import { createVaultRestoreActivities } from "../../activities/vault-restore";
 import { startEmulator, type EmulatedVault, type RunningEmulator } from "../../src/emulator";
-import { createKeyClientFactory, EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { LocalRuntime } from "../../src/local/runtime";
 import { compareSnapshots, deleteAndPurge, snapshotVault } from "../../src/local/vault-snapshot";
 import { FileBackupStore } from "../../src/storage/file-store";
@@ -105,7 +105,7 @@ describe("restore into a vault whose names are still being purged, deleted or re
     await deleteAndPurge(emulatorClient(target.url, emu.caCert), ["stuck-00000"]);
     const slept: number[] = [];
     const activities = createVaultRestoreActivities({
-      keyClients: createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emu.caCert }),
+      keyClients: createServices({ emulatorCaCert: emu.caCert, maxOperationsPer10s: 0 }).keyClients,
       store,
       sleep: async (ms) => void slept.push(ms),
     });

@@ -1,11 +1,10 @@
+import { directKeyClient } from "../../src/composition";
 import { join } from "node:path";
-import { KeyClient } from "@azure/keyvault-keys";
 import type { JobProgress, KeyCounts } from "../../src/contracts";
 import { main } from "../../src/cli/main";
 import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
 import { toJobView } from "../../src/jobs/views";
-import { EmulatorTokenCredential } from "../../src/keyvault/clients";
 import type { OrchestrationStatus } from "../../src/local/durable-host";
 import { LocalRuntime } from "../../src/local/runtime";
 import { BackupSetPaths, manifestSchema, parseDocument, vaultFolder } from "../../src/storage/backup-set";
@@ -26,7 +25,7 @@ describe("the counts of every summary and every progress report", () => {
   let store: FileBackupStore;
 
   const client = (url: string) =>
-    new KeyClient(url, new EmulatorTokenCredential(), { disableChallengeResourceVerification: true, tlsOptions: { ca: emulator.caCert } });
+    directKeyClient(url, { emulatorCaCert: emulator.caCert });
   const addsUp = (keys: KeyCounts) => expect(keys.succeeded + keys.failed + keys.skipped).toBe(keys.total);
 
   /** A target where sum-00001 exists and sum-00002 is soft-deleted. */

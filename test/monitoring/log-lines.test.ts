@@ -1,3 +1,4 @@
+import { stubActivities } from "../support/stub-activities";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -123,10 +124,10 @@ describe("the app's log lines", () => {
       orchestrators,
       clock: "virtual",
       logger: (line) => lines.push(line),
-      activities: {
-        [ActivityNames.takeKeyInventory]: async (input: { jobId: string }) => {
+      activities: stubActivities({
+        [ActivityNames.takeKeyInventory]: async (input) => {
           if (input.jobId === "fails") throw new Error("Forbidden: https://acct.blob.core.windows.net/c?sig=SECRET");
-          return { backupSetId: "20260101T000000Z-job", keysMatched: 3, keysToBackUp: 3, keysSkipped: 0, batchCount: 1 };
+          return { backupSetId: "20260101T000000Z-job", keysMatched: 3, keysToBackUp: 3, keysSkipped: 0, batchCount: 1, batchSize: 100 };
         },
         [ActivityNames.backupKeyBatch]: async (input: BackupKeyBatchInput) => ({ batchIndex: input.batchIndex, succeeded: 2, failed: 1, skipped: 0, bytes: 30 }),
         [ActivityNames.writeBackupManifest]: async (input: WriteBackupManifestInput): Promise<BackupSummary> => ({
@@ -137,7 +138,7 @@ describe("the app's log lines", () => {
         [ActivityNames.startHsmBackup]: async (): Promise<HsmJobStatus> => ({ operation: "backup", jobId: "hsm1", status: "InProgress" }),
         [ActivityNames.getHsmJobStatus]: async (): Promise<HsmJobStatus> =>
           ++hsmPolls < 2 ? { operation: "backup", jobId: "hsm1", status: "InProgress" } : { operation: "backup", jobId: "hsm1", status: "Succeeded", folderUrl: `${HSM_CONTAINER}/mhsm-x-20260101000000` },
-      },
+      }),
     });
     const vaultInput = { vaultUrl: VAULT, include: [], exclude: [], tuning: DEFAULT_TUNING, retry };
     await host.startNew(OrchestratorNames.vaultBackup, { instanceId: "partial", input: vaultInput });

@@ -1,8 +1,10 @@
 import {
   ActivityNames,
+  JobFailureCodes,
   OrchestratorNames,
   type BackupKeyBatchInput,
   type BackupSummary,
+  type RestoreBatchResult,
   type JobProgress,
   type RestorePlan,
   type RestoreSummary,
@@ -10,9 +12,10 @@ import {
   type WriteRestoreReportInput,
 } from "../../src/contracts";
 import { tagActivityFailure } from "../../activities/failures";
-import { BackupSetNotFoundError } from "../../activities/errors";
+import { BackupSetNotFoundError } from "../../src/storage/errors";
 import { KeyVaultAccessDeniedError, KeyVaultUnavailableError } from "../../src/keyvault/errors";
-import { LocalDurableHost, type ActivityFunction } from "../../src/local/durable-host";
+import { LocalDurableHost } from "../../src/local/durable-host";
+import { stubActivities, type StubActivities } from "../support/stub-activities";
 import { orchestrators } from "../../src/registry";
 import { DEFAULT_TUNING } from "../../src/tuning";
 
@@ -28,7 +31,8 @@ function backupInput(batchesInFlight: number) {
 }
 
 /** Runs one orchestration to its end, collecting every custom status it published. */
-async function run(name: string, input: unknown, activities: Record<string, ActivityFunction>) {
+async function run(name: string, input: unknown, stubs: StubActivities) {
+  const activities = stubActivities(stubs);
   const statuses: JobProgress[] = [];
   const host = new LocalDurableHost({ orchestrators, clock: "virtual", activityConcurrency: 32, activities });
   const unsubscribe = host.onStatusChange((s) => s.customStatus && statuses.push(s.customStatus as JobProgress));
@@ -167,8 +171,11 @@ describe("vault backup orchestrator", () => {
         inventories++;
         throw tagActivityFailure(new KeyVaultAccessDeniedError("Forbidden: caller lacks keys/list", 403, "Forbidden"));
       },
-      [ActivityNames.backupKeyBatch]: async () => batches++,
-      [ActivityNames.writeBackupManifest]: async () => ({}),
+      [ActivityNames.backupKeyBatch]: async (input) => {
+        batches++;
+        return { batchIndex: input.batchIndex, succeeded: 0, failed: 0, skipped: 0, bytes: 0 };
+      },
+      [ActivityNames.writeBackupManifest]: async (input) => manifestSummary(input, { total: 0, succeeded: 0, failed: 0, skipped: 0 }),
     });
 
     expect(status.runtimeStatus).toBe("Failed");
@@ -232,7 +239,7 @@ describe("vault restore orchestrator", () => {
     endedAt: report.endedAt,
   });
 
-  function activities(batchCalls: number[], reports: WriteRestoreReportInput[], batch1?: () => Promise<unknown>): Record<string, ActivityFunction> {
+  function activities(batchCalls: number[], reports: WriteRestoreReportInput[], batch1?: () => Promise<RestoreBatchResult>): StubActivities {
     return {
       [ActivityNames.planRestore]: async () => plan,
       [ActivityNames.restoreKeyBatch]: async (i: { batchIndex: number }) => {
@@ -262,6 +269,7 @@ describe("vault restore orchestrator", () => {
     const { status } = await run(OrchestratorNames.vaultRestore, input(false, "fail"), activities(calls, reports));
     expect(status.runtimeStatus).toBe("Failed");
     expect(status.failureDetails?.errorMessage).toContain("restore refused, nothing was changed: 1 key name(s) already exist");
+    expect(status.failureDetails?.errorType).toBe(JobFailureCodes.restoreRefused);
     expect(status.failureDetails?.errorMessage).toContain("k3");
     expect(calls).toEqual([]);
   });

@@ -1,7 +1,6 @@
-import { KeyClient } from "@azure/keyvault-keys";
+import { directKeyClient } from "../../src/composition";
 import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
-import { EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
 import { auditBackupSet, blobIdentities, changedBlobs, killWhen, seededRandom, spawnCli, type CliResult } from "../support/reliability-kit";
 import { compareSnapshots, snapshotVault, type VaultSnapshot } from "../../src/local/vault-snapshot";
@@ -31,7 +30,7 @@ describe("a kvbackup job killed mid-way and run again with the same --job-id", (
   let backupSetRef: string | undefined;
 
   const client = (url: string) =>
-    new KeyClient(url, new EmulatorTokenCredential(), { disableChallengeResourceVerification: true, tlsOptions: { ca: emulator.caCert } });
+    directKeyClient(url, { emulatorCaCert: emulator.caCert });
   // Default settings (pacing at 4,000 operations per 10 s included), as users run the command.
   const run = (args: string[]) =>
     spawnCli(cli.launcher, [...args, "--emulator-ca", emulator.caCertPath, "--container", CONTAINER, "--state-dir", state.path, "--json", "--batch-size", "50"], {

@@ -1,4 +1,4 @@
-import { KeyClient } from "@azure/keyvault-keys";
+import { createServices, directKeyClient } from "../../src/composition";
 import {
   ActivityNames,
   OrchestratorNames,
@@ -12,19 +12,19 @@ import {
 } from "../../src/contracts";
 import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
-import { createKeyClientFactory, EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
 import { startChaosProxy, type ChaosProxy } from "../support/chaos-proxy";
-import { LocalDurableHost, type ActivityFunction } from "../../src/local/durable-host";
+import { LocalDurableHost } from "../../src/local/durable-host";
 import { auditBackupSet, blobIdentities, changedBlobs } from "../support/reliability-kit";
 import { LocalRuntime } from "../../src/local/runtime";
 import { compareSnapshots, snapshotVault } from "../../src/local/vault-snapshot";
-import { createActivityHandlers, orchestrators } from "../../src/registry";
+import { createActivityHandlers, forLocalHost, orchestrators } from "../../src/registry";
+import { stubActivities } from "../support/stub-activities";
 import { BackupSetPaths, inventorySchema, manifestSchema, parseDocument, sha256Hex, vaultFolder } from "../../src/storage/backup-set";
 import { RestoreJobPaths, restoreBatchRecordSchema } from "../../src/storage/restore-job";
 import type { BackupStore } from "../../src/storage/backup-store";
 import { openBackupStore } from "../../src/storage/open-store";
-import { DEFAULT_ACTIVITY_RETRY } from "../../src/tuning";
+import { DEFAULT_ACTIVITY_RETRY } from "../../src/retry-policies";
 import { tempDir } from "./helpers";
 
 /**
@@ -46,7 +46,7 @@ describe("backup and restore under injected faults", () => {
   const runtimes: LocalRuntime[] = [];
 
   const directClient = (url: string) =>
-    new KeyClient(url, new EmulatorTokenCredential(), { disableChallengeResourceVerification: true, tlsOptions: { ca: emulator.caCert }, retryOptions: { maxRetries: 8 } });
+    directKeyClient(url, { emulatorCaCert: emulator.caCert, maxRetries: 8 });
   const runtime = (options: { maxOperationsPer10s?: number; tuning?: typeof TUNING } = {}) => {
     const created = new LocalRuntime({ store, emulatorCaCert: emulator.caCert, tuning: options.tuning ?? TUNING, maxOperationsPer10s: options.maxOperationsPer10s ?? 0 });
     runtimes.push(created);
@@ -181,8 +181,8 @@ describe("backup and restore under injected faults", () => {
     const vault = await emulator.addVault({ name: "silent" });
     await vault.seedKeys({ count: 40, prefix: "silent" });
     const silent = await proxy(vault, 7, { stallRate: 1, stallMs: 600_000 });
-    const keyClients = createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0, tryTimeoutMs: 1_500 });
-    const host = new LocalDurableHost({ orchestrators, activities: createActivityHandlers({ keyClients, store }) as Record<string, ActivityFunction>, clock: "virtual" });
+    const keyClients = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0, tryTimeoutMs: 1_500 }).keyClients;
+    const host = new LocalDurableHost({ orchestrators, activities: forLocalHost(createActivityHandlers({ keyClients, store })), clock: "virtual" });
     const input: VaultBackupInput = { vaultUrl: silent.url, include: [], exclude: [], tuning: TUNING, retry: DEFAULT_ACTIVITY_RETRY };
 
     try {
@@ -216,7 +216,7 @@ describe("backup and restore under injected faults", () => {
     const target = await emulator.addVault({ name: "lean-target" });
     const vault = await emulator.addVault({ name: "lean-source" });
     await vault.seedKeys({ count: 2, versions: 2, prefix: "lean" });
-    const factory = createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert });
+    const factory = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients;
     const noSpareBudget = Object.assign((url: string) => factory(url), { spareBudget: () => 0 });
     // The first record of the restore batch is never written (the process died right after the restores).
     let recordRefused = false;
@@ -231,7 +231,7 @@ describe("backup and restore under injected faults", () => {
         },
       },
     });
-    const activities = createActivityHandlers({ keyClients: noSpareBudget, store: flakyStore }) as Record<string, (input: any) => Promise<any>>;
+    const activities = createActivityHandlers({ keyClients: noSpareBudget, store: flakyStore });
     const jobId = "lean-check";
     const startedAt = new Date().toISOString();
     const inventory = await activities[ActivityNames.takeKeyInventory]!({ jobId, vaultUrl: vault.url, include: [], exclude: [], startedAt, batchSize: 10, versionDetails: false });
@@ -280,8 +280,8 @@ describe("backup and restore under injected faults", () => {
         },
       },
     });
-    const keyClients = createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert });
-    const activities = createActivityHandlers({ keyClients, store: flakyStore }) as Record<string, (input: any) => Promise<any>>;
+    const keyClients = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients;
+    const activities = createActivityHandlers({ keyClients, store: flakyStore });
     const jobId = "lean-retry";
     const startedAt = new Date().toISOString();
     const inventoryInput = { jobId, vaultUrl: vault.url, include: [], exclude: [], startedAt, batchSize: 50, versionDetails: false };
@@ -334,10 +334,10 @@ describe("backup and restore under injected faults", () => {
         },
       },
     });
-    const real = createActivityHandlers({ keyClients: createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert }), store: flakyStore });
+    const real = createActivityHandlers({ keyClients: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients, store: flakyStore });
     const answered = new Set<string>();
     let answersLost = 0;
-    const losingAnswers = (name: string, fn: (input: any) => Promise<unknown>): ActivityFunction => async (input: { batchIndex: number }) => {
+    const losingAnswers = <I extends { batchIndex: number }, O>(name: string, fn: (input: I) => Promise<O>) => async (input: I): Promise<O> => {
       const result = await fn(input);
       const call = `${name}/${input.batchIndex}`;
       if (input.batchIndex % 3 === 0 && !answered.has(call)) {
@@ -347,10 +347,12 @@ describe("backup and restore under injected faults", () => {
       }
       return result;
     };
-    const activities: Record<string, ActivityFunction> = {
-      ...(real as Record<string, ActivityFunction>),
-      [ActivityNames.backupKeyBatch]: losingAnswers("backup", real[ActivityNames.backupKeyBatch]!),
-      [ActivityNames.restoreKeyBatch]: losingAnswers("restore", real[ActivityNames.restoreKeyBatch]!),
+    const activities = {
+      ...forLocalHost(real),
+      ...stubActivities({
+        [ActivityNames.backupKeyBatch]: losingAnswers("backup", real[ActivityNames.backupKeyBatch]!),
+        [ActivityNames.restoreKeyBatch]: losingAnswers("restore", real[ActivityNames.restoreKeyBatch]!),
+      }),
     };
     const host = new LocalDurableHost({ orchestrators, activities, clock: "virtual", activityConcurrency: 6 });
     const retry = { ...DEFAULT_ACTIVITY_RETRY, maxAttempts: 8 };

@@ -1,8 +1,7 @@
-import { KeyClient } from "@azure/keyvault-keys";
+import { createServices, directKeyClient } from "../../src/composition";
 import { ActivityNames, type RestoreBatchResult, type RestorePlan, type RestoreSummary } from "../../src/contracts";
 import { startEmulator } from "../../src/emulator";
 import type { RunningEmulator } from "../../src/emulator/types";
-import { createKeyClientFactory, EmulatorTokenCredential } from "../../src/keyvault/clients";
 import { LocalRuntime } from "../../src/local/runtime";
 import { createActivityHandlers } from "../../src/registry";
 import { BackupSetPaths, parseDocument, vaultFolder } from "../../src/storage/backup-set";
@@ -23,7 +22,7 @@ describe("the restore's accounting of keys already in the target", () => {
   let store: FileBackupStore;
 
   const client = (url: string) =>
-    new KeyClient(url, new EmulatorTokenCredential(), { disableChallengeResourceVerification: true, tlsOptions: { ca: emulator.caCert } });
+    directKeyClient(url, { emulatorCaCert: emulator.caCert });
 
   beforeAll(async () => {
     dirs = tempDir("kvbackup-restore-accounting-");
@@ -49,10 +48,7 @@ describe("the restore's accounting of keys already in the target", () => {
     await targetClient.createKey("acct-00002", "EC");
     await targetClient.createKey("acct-00003", "EC");
     await (await targetClient.beginDeleteKey("acct-00003", { intervalInMs: 20 })).pollUntilDone();
-    const activities = createActivityHandlers({ keyClients: createKeyClientFactory({ credential: new EmulatorTokenCredential(), emulatorCaCert: emulator.caCert }), store }) as Record<
-      string,
-      (input: any) => Promise<any>
-    >;
+    const activities = createActivityHandlers({ keyClients: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients, store });
     const backupSetId = `${vaultFolder(source.url)}/${backup.backupSetId}`;
     const jobId = "acct-restore";
 

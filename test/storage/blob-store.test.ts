@@ -1,6 +1,6 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import { startAzurite, type RunningAzurite } from "../../src/local/azurite";
-import { InvalidStorageError } from "../../src/storage/backup-store";
+import { InvalidStorageError } from "../../src/storage/errors";
 import { BlobBackupStore, createBlobBackupStore } from "../../src/storage/blob-store";
 import { redactUrl } from "../../src/util/redact-url";
 import { describeBackupStoreContract, describeMissingStoreContract } from "./store-contract";

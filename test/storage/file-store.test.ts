@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { InvalidStorageError } from "../../src/storage/backup-store";
+import { InvalidStorageError } from "../../src/storage/errors";
 import { FileBackupStore } from "../../src/storage/file-store";
 import { collect, describeBackupStoreContract, describeMissingStoreContract } from "./store-contract";
 

@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { BlobBackupStore } from "../../src/storage/blob-store";
 import { FileBackupStore } from "../../src/storage/file-store";
-import { InvalidStorageError, openBackupStore } from "../../src/storage/open-store";
+import { InvalidStorageError } from "../../src/storage/errors";
+import { openBackupStore } from "../../src/storage/open-store";
 
 const AZURITE_CS =
   "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;";

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { BackupObjectNotFoundError, InvalidObjectPathError, type BackupStore, type StoredObjectInfo } from "../../src/storage/backup-store";
+import { BackupObjectNotFoundError, InvalidObjectPathError } from "../../src/storage/errors";
+import { type BackupStore, type StoredObjectInfo } from "../../src/storage/backup-store";
 
 /** Behaviour every BackupStore must share; each store's test file runs it against a fresh store. */
 export function describeBackupStoreContract(getStore: () => BackupStore): void {

@@ -1,4 +1,5 @@
-import { BackupSetPaths, InvalidBackupSetIdError, compactTimestamp, makeBackupSetId, parseBackupSetRef, vaultFolder } from "../../src/storage/backup-set";
+import { BackupSetPaths, compactTimestamp, makeBackupSetId, parseBackupSetRef, vaultFolder } from "../../src/storage/backup-set";
+import { InvalidBackupSetIdError } from "../../src/storage/errors";
 
 describe("backup set layout", () => {
   it("when a job starts, its set id is the UTC timestamp and the job id", () => {

@@ -1,11 +1,12 @@
 import { isRetryableFailure, tagActivityFailure } from "../../activities/failures";
-import { BackupSetIncompleteError, BackupSetNotFoundError } from "../../activities/errors";
+import { BackupSetIncompleteError, BackupSetNotFoundError } from "../../src/storage/errors";
 import { HsmBusyError, InvalidHsmRequestError } from "../../activities/hsm";
-import { readFailure, retryDelayMs } from "../../orchestrators/retry";
+import { readFailure } from "../../orchestrators/retry";
+import { retryDelayMs } from "../../src/retry-policies";
 import { ConfigurationError } from "../../src/config";
 import { toKeyVaultError } from "../../src/keyvault/errors";
-import { DamagedBackupDocumentError, InvalidBackupSetIdError } from "../../src/storage/backup-set";
-import { BackupObjectNotFoundError } from "../../src/storage/backup-store";
+import { DamagedBackupDocumentError, InvalidBackupSetIdError } from "../../src/storage/errors";
+import { BackupObjectNotFoundError } from "../../src/storage/errors";
 
 /** The one decision of what an activity failure is worth: another attempt, or the end of it. */
 describe("retryable or final", () => {

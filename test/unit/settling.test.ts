@@ -1,5 +1,6 @@
 import { KeyConflictError, toKeyVaultError } from "../../src/keyvault/errors";
-import { DEFAULT_SETTLING_POLICY, NameSettling, settlingState } from "../../src/keyvault/settling";
+import { DEFAULT_SETTLING_POLICY } from "../../src/retry-policies";
+import { NameSettling, settlingState } from "../../src/keyvault/settling";
 
 const conflict = (message: string, inner?: string): KeyConflictError => {
   const error = toKeyVaultError(

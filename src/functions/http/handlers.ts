@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type * as df from "durable-functions";
 import { z } from "zod";
-import { BackupSetReader } from "../../../activities/backup-set-reader";
-import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError } from "../../../activities/errors";
+import { BackupSetReader } from "../../storage/backup-set-reader";
 import type { KvBackupConfig } from "../../config";
 import {
   type HsmBackupInput,
@@ -15,11 +14,14 @@ import { httpJobId, normalizeEndpoint, targetKey, type TargetKind } from "../../
 import { findStatus, isNotFound, startExclusive, type JobClient } from "../../jobs/starter";
 import { ALL_STATES, JOB_TYPE_NAMES, JOB_TYPES, byNewest, isActiveState, jobTypeOf, toJobView, type JobType, type RuntimeState, type StatusLike } from "../../jobs/views";
 import type { BackupStore } from "../../storage/backup-store";
-import { DamagedBackupDocumentError, InvalidBackupSetIdError, parseBackupSetRef, vaultFolder } from "../../storage/backup-set";
+import { InvalidBackupSetIdError } from "../../storage/errors";
+import { errorResponse } from "../../error-responses";
+import { parseBackupSetRef, vaultFolder } from "../../storage/backup-set";
 import { listBackupSets } from "../../storage/catalog";
 import { targetStatuses } from "../../jobs/status";
 import { logLine, type LogRecord } from "../../monitoring/log-events";
-import { DEFAULT_ACTIVITY_RETRY, DEFAULT_HSM_POLLING } from "../../tuning";
+import { DEFAULT_ACTIVITY_RETRY } from "../../retry-policies";
+import { DEFAULT_HSM_POLLING } from "../../tuning";
 import { endpointSchema, globSchema, jobIdSchema } from "../../validation";
 import { HttpError, fail, json, originOf, readBody, readQuery } from "./respond";
 
@@ -204,10 +206,9 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
       // The orchestration resolves the default target itself (planRestore); the lock needs it now.
       return { target: source };
     } catch (error) {
-      if (error instanceof BackupSetNotFoundError) throw new HttpError(404, "backupSet", "no such backup set in the store");
-      if (error instanceof AmbiguousBackupSetError) throw new HttpError(400, "backupSet", `exists for several vaults (${error.vaultFolders.join(", ")}): name it as <vault host>/<id>`);
-      if (error instanceof BackupSetIncompleteError) throw new HttpError(409, "backupSet", "has no manifest: its backup did not finish, so it cannot be restored");
-      if (error instanceof DamagedBackupDocumentError) throw new HttpError(409, "backupSet", "its manifest is damaged");
+      // A set that is not there, is named ambiguously or cannot be restored: the request's mistake.
+      const response = error instanceof HttpError ? undefined : errorResponse(error);
+      if (response && response.httpStatus < 500) throw new HttpError(response.httpStatus, "backupSet", response.reason, {}, { cause: error });
       throw error;
     }
   }
@@ -332,7 +333,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
         await client.terminate(id, "canceled");
       } catch (error) {
         // Purged between the look-up and the terminate.
-        if (isNotFound(error)) throw new HttpError(404, "id", "no such job");
+        if (isNotFound(error)) throw new HttpError(404, "id", "no such job", {}, { cause: error });
         throw error;
       }
       logEvent(context, { event: "job.canceled", trigger: "http", jobId: id, type: jobTypeOf(status.name), previousStatus: status.runtimeStatus });

@@ -21,8 +21,14 @@ export function fail(status: number, field: string | undefined, reason: string, 
 
 /** Thrown inside a handler to answer with an error; the guard turns it into the response. */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly field: string | undefined, readonly reason: string, readonly extra: Record<string, unknown> = {}) {
-    super(`${status} ${field ?? ""}: ${reason}`);
+  constructor(
+    readonly status: number,
+    readonly field: string | undefined,
+    readonly reason: string,
+    readonly extra: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
+    super(`${status} ${field ?? ""}: ${reason}`, options);
   }
   toResponse(): HttpResponseInit {
     return fail(this.status, this.field, this.reason, this.extra);
@@ -49,8 +55,8 @@ export async function readBody<T>(request: HttpRequest, schema: z.ZodType<T>): P
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "(body)", "is not valid JSON");
+  } catch (error) {
+    throw new HttpError(400, "(body)", "is not valid JSON", {}, { cause: error });
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {

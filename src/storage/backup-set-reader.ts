@@ -1,18 +1,7 @@
 import type { z } from "zod";
-import type { BackupStore } from "../src/storage/backup-store";
-import {
-  BackupSetPaths,
-  DamagedBackupDocumentError,
-  inventorySchema,
-  isVaultFolderName,
-  manifestPlacementProblem,
-  manifestSchema,
-  parseBackupSetRef,
-  parseDocument,
-  type Inventory,
-  type Manifest,
-} from "../src/storage/backup-set";
-import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError } from "./errors";
+import type { BackupStore } from "./backup-store";
+import { BackupSetPaths, inventorySchema, isVaultFolderName, manifestPlacementProblem, manifestSchema, parseBackupSetRef, parseDocument, type Inventory, type Manifest } from "./backup-set";
+import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError, DamagedBackupDocumentError } from "./errors";
 
 /**
  * Reads the documents of backup sets, keeping a few in memory: every batch activity of a job needs
