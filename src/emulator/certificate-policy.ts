@@ -56,15 +56,16 @@ export function mergePolicy(raw: unknown, base: CertificatePolicy, profile: Serv
   }
   const ec = kty.startsWith("EC");
   const keySize = field(keyProps, "key_size", isInt, "key_props.key_size must be an integer");
-  let crv = field(keyProps, "crv", isString, "key_props.crv must be a string");
+  const baseWasEc = base.key_props.kty.startsWith("EC");
+  let crv: string | undefined;
+  let rsaSize: number | undefined;
   if (ec) {
-    crv ??= (keySize !== undefined ? CURVE_OF_SIZE[keySize] : undefined) ?? (base.key_props.kty.startsWith("EC") ? base.key_props.crv : undefined) ?? "P-256";
+    crv = field(keyProps, "crv", isString, "key_props.crv must be a string") ?? (keySize !== undefined ? CURVE_OF_SIZE[keySize] : undefined) ?? (baseWasEc ? base.key_props.crv : undefined) ?? "P-256";
     if (!SUPPORTED_CURVES.includes(crv)) throw badParameter(`policy: curve '${crv}' is not supported. Supported curves: ${SUPPORTED_CURVES.join(", ")}.`);
   } else {
-    const size = keySize ?? (base.key_props.kty.startsWith("RSA") ? base.key_props.key_size : undefined) ?? 2048;
-    if (!SUPPORTED_RSA_SIZES.includes(size)) throw badParameter(`policy: RSA key size ${size} is not supported. Supported sizes: ${SUPPORTED_RSA_SIZES.join(", ")}.`);
+    rsaSize = keySize ?? (baseWasEc ? undefined : base.key_props.key_size) ?? 2048;
+    if (!SUPPORTED_RSA_SIZES.includes(rsaSize)) throw badParameter(`policy: RSA key size ${rsaSize} is not supported. Supported sizes: ${SUPPORTED_RSA_SIZES.join(", ")}.`);
   }
-  const rsaSize = ec ? undefined : (keySize ?? (base.key_props.kty.startsWith("RSA") ? base.key_props.key_size : undefined) ?? 2048);
 
   const contentType = field(secretProps, "contentType", isString, "secret_props.contentType must be a string") ?? base.secret_props.contentType;
   if (contentType !== PKCS12 && contentType !== PEM) throw badParameter(`policy: secret content type '${contentType}' is not supported: ${PKCS12} or ${PEM}.`);
@@ -91,6 +92,8 @@ export function mergePolicy(raw: unknown, base: CertificatePolicy, profile: Serv
   const issuerName = field(issuer, "name", isString, "issuer.name must be a string") ?? base.issuer.name;
   const cty = field(issuer, "cty", isString, "issuer.cty must be a string");
   const transparency = field(issuer, "cert_transparency", isBool, "issuer.cert_transparency must be a boolean");
+  const issuerCty = cty ?? base.issuer.cty;
+  const issuerTransparency = transparency ?? base.issuer.cert_transparency;
   const enabled = field(attributes, "enabled", isBool, "attributes.enabled must be a boolean");
 
   return {
@@ -98,7 +101,7 @@ export function mergePolicy(raw: unknown, base: CertificatePolicy, profile: Serv
       exportable: field(keyProps, "exportable", isBool, "key_props.exportable must be a boolean") ?? base.key_props.exportable,
       kty,
       ...(rsaSize !== undefined ? { key_size: rsaSize } : {}),
-      ...(crv !== undefined && ec ? { crv } : {}),
+      ...(crv !== undefined ? { crv } : {}),
       reuse_key: field(keyProps, "reuse_key", isBool, "key_props.reuse_key must be a boolean") ?? base.key_props.reuse_key,
     },
     secret_props: { contentType },
@@ -106,8 +109,8 @@ export function mergePolicy(raw: unknown, base: CertificatePolicy, profile: Serv
     lifetime_actions: raw["lifetime_actions"] === undefined || raw["lifetime_actions"] === null ? base.lifetime_actions : parseLifetimeActions(raw["lifetime_actions"]),
     issuer: {
       name: issuerName,
-      ...(cty ?? base.issuer.cty ? { cty: cty ?? base.issuer.cty! } : {}),
-      ...((transparency ?? base.issuer.cert_transparency) !== undefined ? { cert_transparency: transparency ?? base.issuer.cert_transparency! } : {}),
+      ...(issuerCty !== undefined ? { cty: issuerCty } : {}),
+      ...(issuerTransparency !== undefined ? { cert_transparency: issuerTransparency } : {}),
     },
     attributes: { enabled: enabled ?? base.attributes.enabled, created: base.attributes.created, updated: now },
   };

@@ -283,4 +283,25 @@ describe("Key Vault emulator: certificates through the official CertificateClien
     expect(await failureOf(certs.getCertificate("awaiting-ca"))).toMatchObject({ statusCode: 404, code: "CertificateNotFound" });
     expect((await raw("/certificates/never-created/pending")).json).toMatchObject({ error: { code: "PendingCertificateNotFound" } });
   });
+
+  it("when a certificate is created over a plain secret of its name, it takes the secret over: a new version, managed from then on", async () => {
+    const plain = await secrets.setSecret("takeover", "plain value");
+
+    const cert = await (await certs.beginCreateCertificate("takeover", selfSigned("CN=takeover.example"), POLL)).pollUntilDone();
+
+    expect(vault.listSecretVersions("takeover")).toEqual([plain.properties.version, cert.properties.version]);
+    expect((await secrets.getSecret("takeover")).properties.managed).toBe(true);
+    expect(await failureOf(secrets.beginDeleteSecret("takeover"))).toMatchObject({ statusCode: 403 });
+  });
+
+  it("when certificate contacts, issuers or a merge are asked for, they answer 501 NotImplemented", async () => {
+    const answers = await Promise.all([
+      raw("/certificates/contacts"),
+      raw("/certificates/issuers"),
+      raw("/certificates/issuers/digicert", "PUT", { provider: "DigiCert" }),
+      raw("/certificates/any/pending/merge", "POST", { x5c: [] }),
+    ]);
+
+    expect(answers.map((a) => [a.status, (a.json as { error: { code: string } }).error.code])).toEqual(Array(4).fill([501, "NotImplemented"]));
+  });
 });
