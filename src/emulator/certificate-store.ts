@@ -81,6 +81,8 @@ export interface PersistedCertificates {
 
 export class CertificateStore extends LifecycleStore<StoredCertificate> {
   private readonly pendingOps = new Map<string, PendingOperation>();
+  /** Earliest end of an operation in progress, so most requests skip the scan. */
+  private nextDue = Number.POSITIVE_INFINITY;
 
   pending(name: string): PendingOperation | undefined {
     return this.pendingOps.get(name.toLowerCase());
@@ -88,6 +90,7 @@ export class CertificateStore extends LifecycleStore<StoredCertificate> {
 
   setPending(op: PendingOperation): void {
     this.pendingOps.set(op.name.toLowerCase(), op);
+    if (op.status === "inProgress" && op.until !== undefined) this.nextDue = Math.min(this.nextDue, op.until);
     this.onChange();
   }
 
@@ -97,8 +100,15 @@ export class CertificateStore extends LifecycleStore<StoredCertificate> {
 
   /** Operations still in progress whose issuer has finished by `now`. */
   duePending(now: number): PendingOperation[] {
+    if (now < this.nextDue) return [];
     const due: PendingOperation[] = [];
-    for (const op of this.pendingOps.values()) if (op.status === "inProgress" && op.until !== undefined && op.until <= now) due.push(op);
+    let next = Number.POSITIVE_INFINITY;
+    for (const op of this.pendingOps.values()) {
+      if (op.status !== "inProgress" || op.until === undefined) continue;
+      if (op.until <= now) due.push(op);
+      else next = Math.min(next, op.until);
+    }
+    this.nextDue = next;
     return due;
   }
 
@@ -131,6 +141,6 @@ export class CertificateStore extends LifecycleStore<StoredCertificate> {
     };
     for (const c of state.live) this.insertLive(decode(c), false);
     for (const c of state.deleted) this.insertDeleted(decode(c), false);
-    for (const op of state.pending) this.pendingOps.set(op.name.toLowerCase(), op);
+    for (const op of state.pending) this.setPending(op);
   }
 }

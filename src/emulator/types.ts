@@ -166,7 +166,7 @@ export interface EmulatorOptions {
    * restores the others' backups, as vaults of one geography do. A default is built in.
    */
   readonly geographySecret?: string;
-  /** Largest request body accepted (default 1 MiB). */
+  /** Largest request body accepted (default 8 MiB: the restore of a 500-version certificate fits). */
   readonly maxBodyBytes?: number;
   /** Also serve a Managed HSM on its own port (keys API plus full backup/restore); true for the defaults. */
   readonly hsm?: boolean | HsmEmulatorOptions;

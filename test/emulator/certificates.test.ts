@@ -19,7 +19,7 @@ const FAST = { softDeleteMs: 50, purgeMs: 50, certificateCreateMs: 50 };
 const POLL = { intervalInMs: 25 };
 const selfSigned = (subject: string, extra: Record<string, unknown> = {}) => ({ issuerName: "Self", subject, ...extra });
 
-/** An RSA certificate and key made with node-forge (not the emulator's code), as a password-protected PFX. */
+/** A password-protected PFX (3DES) packed by node-forge, not by the emulator, around an RSA certificate. */
 function forgePfx(password: string): { pfx: Uint8Array; certDer: Buffer } {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const key = forge.pki.privateKeyFromPem(privateKey.export({ type: "pkcs1", format: "pem" }) as string);
