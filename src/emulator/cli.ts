@@ -3,7 +3,7 @@
  * (what a script needs to point a client at it) and stops cleanly on SIGINT/SIGTERM.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { DEFAULT_PURGE_MS, DEFAULT_SOFT_DELETE_MS, startEmulator } from "./index";
+import { DEFAULT_CERTIFICATE_CREATE_MS, DEFAULT_PURGE_MS, DEFAULT_SOFT_DELETE_MS, startEmulator } from "./index";
 import type { EmulatorOptions, VaultSku } from "./types";
 
 export interface EmulatorCliIo {
@@ -24,11 +24,18 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
     .description("Run a local Azure Key Vault emulator over HTTPS until SIGINT/SIGTERM.")
     .option("--port <n>", "port on 127.0.0.1 (0 = a free port)", intIn(0, 65535), 0)
     .option("--keys <n>", "keys to seed into an empty vault", intIn(0, 10_000_000), 0)
-    .option("--versions <n>", "versions per seeded key", intIn(1, 10_000), 1)
+    .option("--secrets <n>", "secrets to seed into an empty vault (several content types)", intIn(0, 10_000_000), 0)
+    .option("--certificates <n>", "self-signed certificates to seed into an empty vault, with their keys and secrets", intIn(0, 1_000_000), 0)
+    .option("--versions <n>", "versions per seeded key, secret and certificate", intIn(1, 10_000), 1)
     .option("--throttle <ops>", "operations per 10 s before 429 (0 = unlimited)", intIn(0, 100_000_000))
     .option("--latency-ms <ms>", "delay added to every answer", intIn(0, 600_000))
     .option("--soft-delete-ms <ms>", `how long a soft delete or a recover takes (default ${DEFAULT_SOFT_DELETE_MS}; 0 = at once)`, intIn(0, 3_600_000))
     .option("--purge-ms <ms>", `how long a purge takes: the name answers 409 to restores meanwhile (default ${DEFAULT_PURGE_MS}; 0 = at once)`, intIn(0, 3_600_000))
+    .option(
+      "--certificate-create-ms <ms>",
+      `how long the Self issuer takes to complete a certificate create (default ${DEFAULT_CERTIFICATE_CREATE_MS}; 0 = at once)`,
+      intIn(0, 3_600_000),
+    )
     .addOption(new Option("--sku <tier>", "vault tier: standard refuses HSM-protected key types").choices(["standard", "premium"]).default("premium"))
     .option("--state-dir <dir>", "keep the certificate and the vault state here")
     .option("--error503-rate <r>", "share of requests answered 503 (0..1)", fraction)
@@ -48,11 +55,14 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
   let opts: {
     port: number;
     keys: number;
+    secrets: number;
+    certificates: number;
     versions: number;
     throttle?: number;
     latencyMs?: number;
     softDeleteMs?: number;
     purgeMs?: number;
+    certificateCreateMs?: number;
     sku: VaultSku;
     stateDir?: string;
     error503Rate?: number;
@@ -76,11 +86,14 @@ export async function runEmulatorCli(argv: readonly string[], io: EmulatorCliIo 
   const options: EmulatorOptions = {
     port: opts.port,
     keys: opts.keys,
+    secrets: opts.secrets,
+    certificates: opts.certificates,
     versions: opts.versions,
     ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
     ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
     ...(opts.softDeleteMs !== undefined ? { softDeleteMs: opts.softDeleteMs } : {}),
     ...(opts.purgeMs !== undefined ? { purgeMs: opts.purgeMs } : {}),
+    ...(opts.certificateCreateMs !== undefined ? { certificateCreateMs: opts.certificateCreateMs } : {}),
     sku: opts.sku,
     ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),

@@ -9,12 +9,27 @@
  * an emulator of the same "security domain" can read it) and `backup.json` (plain metadata, written last).
  */
 import { randomBytes } from "node:crypto";
-import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
+import { AnonymousCredential, ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
 import { CancellableSleeps } from "../util/cancellable-sleeps";
-import { accountKeyOf } from "../util/connection-string";
 import { redactUrl } from "../util/redact-url";
 import type { BackupCipher } from "./backup-cipher";
 import type { KeyStore, KeyVersion, StoredKey } from "./key-store";
+import {
+  JobFailure,
+  KEYS_FORMAT,
+  parseBackup,
+  parseStorage,
+  safeJson,
+  sharedKeyCredential,
+  storageCall,
+  toFailure,
+  view,
+  type BackupContent,
+  type Job,
+  type JobKind,
+  type StorageParams,
+} from "./hsm-job-parts";
+import { isObject, requireObject } from "./service-common";
 import { ServiceError, badParameter, checkName, type RequestContext } from "./vault-service";
 import type { ExtensionReply, ListenerExtension } from "./vault-listener";
 
@@ -34,38 +49,9 @@ export interface HsmJobsOptions {
   readonly storageConnectionString?: string;
 }
 
-type JobKind = "backup" | "prebackup" | "restore" | "selectiveRestore" | "prerestore";
-type JobStatus = "InProgress" | "Succeeded" | "Failed";
-
-interface Job {
-  readonly id: string;
-  readonly kind: JobKind;
-  status: JobStatus;
-  statusDetails: string;
-  error?: { code: string; message: string };
-  readonly startTime: number;
-  endTime?: number;
-  /** Backups: the folder URL (never with the token). */
-  readonly folderUrl?: string;
-}
-
-interface StorageParams {
-  readonly storageResourceUri: string;
-  readonly token?: string;
-  readonly useManagedIdentity: boolean;
-}
-
-/** A failure that ends a job (not the request) with the service-like code and message. */
-class JobFailure extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
-}
-
 const KEYS_BLOB = "keys.bin";
 const META_BLOB = "backup.json";
 const META_FORMAT = "kvbackup-emulator-hsm-backup/1";
-const KEYS_FORMAT = "kvbackup-emulator-hsm-keys/1";
 /** Fail fast on a refused or unreachable storage: the job's failure is the answer, not a long retry. */
 const STORAGE_OPTIONS: StoragePipelineOptions = {
   retryOptions: { maxTries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 500, tryTimeoutInMs: 15_000 },
@@ -369,106 +355,4 @@ export class HsmJobs implements ListenerExtension {
     const stamp = new Date(second * 1000).toISOString().replace(/[-:T]/g, "").slice(0, 14);
     return `mhsm-${this.opts.name}-${stamp}`;
   }
-}
-
-// ------------------------------------------------------------------ documents
-
-interface BackupContent {
-  live: StoredKey[];
-  deleted: StoredKey[];
-}
-
-function parseBackup(doc: unknown): BackupContent | undefined {
-  if (!isObject(doc) || doc["format"] !== KEYS_FORMAT || !Array.isArray(doc["live"]) || !Array.isArray(doc["deleted"])) return undefined;
-  const valid = (k: unknown): boolean =>
-    isObject(k) && typeof k["name"] === "string" && Array.isArray(k["versions"]) && (k["versions"] as unknown[]).length > 0;
-  if (!(doc["live"] as unknown[]).every(valid) || !(doc["deleted"] as unknown[]).every(valid)) return undefined;
-  return { live: doc["live"] as StoredKey[], deleted: doc["deleted"] as StoredKey[] };
-}
-
-function view(job: Job): Record<string, unknown> {
-  return {
-    status: job.status,
-    statusDetails: job.statusDetails,
-    error: job.error ?? null,
-    jobId: job.id,
-    startTime: job.startTime,
-    // As the service's examples show it: 0 while the job runs.
-    endTime: job.endTime ?? 0,
-    ...(job.kind === "backup" ? { azureStorageBlobContainerUri: job.folderUrl ?? null } : {}),
-    ...(job.kind === "prebackup" ? { azureStorageBlobContainerUri: null } : {}),
-  };
-}
-
-// ------------------------------------------------------------------ request parsing
-
-function requireObject(body: unknown): Record<string, unknown> {
-  if (!isObject(body)) throw badParameter("The request body must be a JSON object.");
-  return body;
-}
-
-function parseStorage(raw: Record<string, unknown>, prefix: string): StorageParams {
-  const uri = raw["storageResourceUri"];
-  if (typeof uri !== "string" || uri === "") throw badParameter(`The '${prefix}storageResourceUri' property is required.`);
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw badParameter(`The '${prefix}storageResourceUri' property is not a valid URI.`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw badParameter(`The '${prefix}storageResourceUri' must be an https URI.`);
-  const token = raw["token"];
-  const mi = raw["useManagedIdentity"];
-  if (token !== undefined && token !== null && typeof token !== "string") throw badParameter(`The '${prefix}token' property must be a string.`);
-  if (mi !== undefined && mi !== null && typeof mi !== "boolean") throw badParameter(`The '${prefix}useManagedIdentity' property must be a boolean.`);
-  const useManagedIdentity = mi === true;
-  if (!useManagedIdentity && (typeof token !== "string" || token === "")) {
-    throw badParameter(`Either '${prefix}token' (a SAS token) or '${prefix}useManagedIdentity': true is required.`);
-  }
-  return { storageResourceUri: uri, useManagedIdentity, ...(!useManagedIdentity ? { token: token as string } : {}) };
-}
-
-// ------------------------------------------------------------------ storage errors
-
-/** Runs one storage call; a refusal becomes the job's failure, named like the service would. */
-async function storageCall<T>(storage: StorageParams, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof JobFailure) throw error;
-    const e = error as { statusCode?: number; code?: string; message?: string };
-    const where = redactUrl(storage.storageResourceUri);
-    const status = e.statusCode;
-    const code = e.code ?? "";
-    if (status === 404 && code === "ContainerNotFound") throw new JobFailure("ContainerNotFound", `The storage container ${where} does not exist.`);
-    if (status === 404) throw new JobFailure("BlobNotFound", `A blob the operation needs was not found in ${where}.`);
-    if (status === 403 || status === 401) {
-      const how = storage.useManagedIdentity ? "the HSM's managed identity" : "the SAS token";
-      throw new JobFailure("StorageAccessDenied", `Azure Storage refused access to ${where} with ${how} (${status} ${code || "Forbidden"}).`);
-    }
-    if (status === undefined) throw new JobFailure("StorageUnavailable", `Azure Storage at ${where} could not be reached (${code || "no answer"}).`);
-    throw new JobFailure("StorageError", `Azure Storage answered ${status} ${code} for ${where}.`);
-  }
-}
-
-function toFailure(error: unknown): { code: string; message: string } {
-  if (error instanceof JobFailure || error instanceof ServiceError) return { code: error.code, message: error.message };
-  return { code: "InternalError", message: `The operation failed: ${(error as Error)?.message ?? String(error)}` };
-}
-
-function sharedKeyCredential(connectionString: string | undefined): StorageSharedKeyCredential | undefined {
-  const account = connectionString ? accountKeyOf(connectionString) : undefined;
-  return account ? new StorageSharedKeyCredential(account.name, account.key) : undefined;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
 }

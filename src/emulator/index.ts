@@ -1,13 +1,14 @@
 /**
- * Local Azure Key Vault emulator that the real @azure/keyvault-keys KeyClient talks to over
- * HTTPS. Layers, so a Managed HSM listener can be added later without touching the vault logic:
- *   KeyStore (records) -> VaultService (Keys API rules, ServiceProfile) -> VaultListener (HTTPS,
- *   challenge auth, knobs). With `hsm`, a Managed HSM is one more VaultListener over a VaultService
- *   built with MANAGED_HSM_PROFILE (challenge resource https://managedhsm.azure.net), whose
- *   extension (hsm-jobs.ts) adds the full backup/restore and selective key restore routes.
+ * Local Azure Key Vault emulator that the real @azure/keyvault-keys KeyClient, @azure/keyvault-secrets
+ * SecretClient and @azure/keyvault-certificates CertificateClient talk to over HTTPS. Layers:
+ *   VaultState (key, secret and certificate records over one soft-delete lifecycle) -> VaultService
+ *   (the Keys, Secrets and Certificates APIs' rules, ServiceProfile) -> VaultListener (HTTPS, challenge
+ *   auth, knobs). With `hsm`, a Managed HSM is one more VaultListener over a VaultService built with
+ *   MANAGED_HSM_PROFILE (challenge resource https://managedhsm.azure.net; keys only), whose extension
+ *   (hsm-jobs.ts) adds the full backup/restore and selective key restore routes.
  *
  * Client side: new KeyClient(vaultUrl, anyTokenCredential, { disableChallengeResourceVerification:
- * true, tlsOptions: { ca: caCert } }).
+ * true, tlsOptions: { ca: caCert } }), and the same options for SecretClient and CertificateClient.
  */
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -15,28 +16,36 @@ import * as path from "node:path";
 import { BackupCipher } from "./backup-cipher";
 import { loadOrCreateCertificate } from "./cert";
 import { MaterialPool } from "./key-material";
-import { KeyStore } from "./key-store";
 import { applyKnobs, defaultKnobs } from "./knobs";
 import { StatePersister } from "./persist";
 import { MANAGED_HSM_PROFILE, VaultService, vaultProfile } from "./vault-service";
+import { VaultState } from "./vault-state";
 import { HsmJobs } from "./hsm-jobs";
 import { VaultListener } from "./vault-listener";
 import type { AddVaultOptions, EmulatedVault, EmulatorKnobs, EmulatorOptions, HsmEmulatorOptions, KnobsPatch, RunningEmulator } from "./types";
 
 export * from "./types";
 export { DEFAULT_GEOGRAPHY_SECRET } from "./backup-cipher";
-export { DEFAULT_PURGE_MS, DEFAULT_SOFT_DELETE_MS, DEFAULT_THROTTLE } from "./knobs";
+export { DEFAULT_CERTIFICATE_CREATE_MS, DEFAULT_PURGE_MS, DEFAULT_SOFT_DELETE_MS, DEFAULT_THROTTLE } from "./knobs";
 export {
   BACKUP_BYTES_ONE_VERSION,
   BACKUP_BYTES_PER_EXTRA_VERSION,
+  CERTIFICATE_BACKUP_BYTES_ONE_VERSION,
+  CERTIFICATE_BACKUP_BYTES_PER_EXTRA_VERSION,
   MANAGED_HSM_PROFILE,
   MAX_BACKUP_VERSIONS,
+  SECRET_BACKUP_BYTES_ONE_VERSION,
+  SECRET_BACKUP_BYTES_PER_EXTRA_VERSION,
   SUPPORTED_API_VERSIONS,
   VAULT_PROFILE,
   VAULT_STANDARD_PROFILE,
 } from "./vault-service";
 
-const DEFAULT_MAX_BODY = 1024 * 1024;
+/**
+ * Largest request body (the service's is not documented): room for the restore of the largest backup the
+ * emulator makes, a 500-version certificate (about 3 MB, 4.1 MB as base64url).
+ */
+const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const emulator = new Emulator(options);
@@ -68,6 +77,7 @@ class Emulator implements RunningEmulator {
       ...(options.faults ? { faults: options.faults } : {}),
       ...(options.softDeleteMs !== undefined ? { softDeleteMs: options.softDeleteMs } : {}),
       ...(options.purgeMs !== undefined ? { purgeMs: options.purgeMs } : {}),
+      ...(options.certificateCreateMs !== undefined ? { certificateCreateMs: options.certificateCreateMs } : {}),
     });
     if (options.sku !== undefined && options.sku !== "standard" && options.sku !== "premium") throw new Error(`sku must be standard or premium, got ${String(options.sku)}`);
   }
@@ -83,6 +93,8 @@ class Emulator implements RunningEmulator {
       name: "vault",
       ...(this.options.port !== undefined ? { port: this.options.port } : {}),
       ...(this.options.keys !== undefined ? { keys: this.options.keys } : {}),
+      ...(this.options.secrets !== undefined ? { secrets: this.options.secrets } : {}),
+      ...(this.options.certificates !== undefined ? { certificates: this.options.certificates } : {}),
       ...(this.options.versions !== undefined ? { versions: this.options.versions } : {}),
     });
     if (this.options.hsm) await this.startHsm(this.options.hsm === true ? {} : this.options.hsm);
@@ -100,14 +112,16 @@ class Emulator implements RunningEmulator {
   private async startHsm(options: HsmEmulatorOptions): Promise<void> {
     const name = options.name ?? "hsm";
     if (!/^[A-Za-z0-9-]+$/.test(name)) throw new Error(`hsm: invalid name ${name}`);
-    const store = new KeyStore();
+    const state = new VaultState();
+    const store = state.keys;
     let persister: StatePersister | undefined;
     if (this.options.stateDir !== undefined) {
+      // An HSM holds keys only: its state file keeps the keys-only format.
       persister = new StatePersister(store, path.join(this.options.stateDir, `hsm-${name}.json`));
       await persister.load();
       store.onChange = () => persister!.schedule();
     }
-    const service = new VaultService(store, MANAGED_HSM_PROFILE, this.cipher, this.pool);
+    const service = new VaultService(MANAGED_HSM_PROFILE, this.cipher, this.pool, state);
     if (options.keys && store.liveCount === 0) await service.seed({ count: options.keys, versions: options.versions ?? 1 });
     this.hsmJobs = new HsmJobs({
       name,
@@ -155,21 +169,25 @@ class Emulator implements RunningEmulator {
   async addVault(options: AddVaultOptions = {}): Promise<EmulatedVault> {
     if (this.stopping) throw new Error("the emulator is stopped");
     if (!this.cert) throw new Error("the emulator is not started");
-    const store = new KeyStore();
+    const state = new VaultState();
     const name = options.name ?? `vault-${this.listeners.length}`;
     if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`addVault: invalid name ${name}`);
     let persister: StatePersister | undefined;
     if (this.options.stateDir !== undefined) {
-      persister = new StatePersister(store, path.join(this.options.stateDir, `${name}.json`));
+      persister = new StatePersister(state, path.join(this.options.stateDir, `${name}.json`));
       await persister.load();
-      store.onChange = () => persister!.schedule();
+      state.onChange = () => persister!.schedule();
     }
     const sku = options.sku ?? this.options.sku ?? "premium";
     if (sku !== "standard" && sku !== "premium") throw new Error(`addVault: sku must be standard or premium, got ${String(sku)}`);
-    const service = new VaultService(store, vaultProfile(sku), this.cipher, this.pool);
-    // Keys given at start seed an empty vault only: a reloaded state wins over re-seeding.
-    if (options.keys && store.liveCount === 0) {
-      await service.seed({ count: options.keys, versions: options.versions ?? 1 });
+    const service = new VaultService(vaultProfile(sku), this.cipher, this.pool, state);
+    // Objects given at start seed an empty vault only: a reloaded state wins over re-seeding.
+    const empty = state.keys.liveCount === 0 && state.secrets.liveCount === 0 && state.certificates.liveCount === 0;
+    const versions = options.versions ?? 1;
+    if (empty) {
+      if (options.keys) await service.seed({ count: options.keys, versions });
+      if (options.secrets) await service.seedSecrets({ count: options.secrets, versions });
+      if (options.certificates) await service.seedCertificates({ count: options.certificates, versions });
     }
     const listener = await VaultListener.start(
       {

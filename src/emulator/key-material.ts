@@ -2,7 +2,7 @@
  * Real key material from node:crypto, kept as JWK fields. Generation is async (thread pool) so a
  * create of an RSA-4096 key does not stall every other request.
  */
-import { createHash, createPrivateKey, generateKeyPair, randomBytes, type JsonWebKey as NodeJwk } from "node:crypto";
+import { createHash, createPrivateKey, generateKeyPair, generateKeyPairSync, randomBytes, type JsonWebKey as NodeJwk, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import type { KeyMaterial } from "./key-store";
 
@@ -28,6 +28,21 @@ export async function generateEcMaterial(crv: string): Promise<KeyMaterial> {
   if (!namedCurve) throw new Error(`unsupported curve ${crv}`);
   const { privateKey } = await generateKeyPairAsync("ec", { namedCurve });
   return fromNodeJwk(privateKey.export({ format: "jwk" }), crv);
+}
+
+/** EC generation is cheap enough to do inline (tens of microseconds): bulk seeding makes fresh keys. */
+export function generateEcMaterialSync(crv: string): KeyMaterial {
+  const namedCurve = CURVES[crv];
+  if (!namedCurve) throw new Error(`unsupported curve ${crv}`);
+  return fromNodeJwk(generateKeyPairSync("ec", { namedCurve }).privateKey.export({ format: "jwk" }), crv);
+}
+
+/** The material of an RSA or EC private key (a certificate import's key); an Error for other keys. */
+export function materialFromKeyObject(key: KeyObject): KeyMaterial {
+  if (key.asymmetricKeyType === "rsa") return fromNodeJwk(key.export({ format: "jwk" }));
+  const crv = Object.keys(CURVES).find((c) => CURVES[c] === key.asymmetricKeyDetails?.namedCurve);
+  if (key.asymmetricKeyType !== "ec" || !crv) throw new Error("only RSA keys and EC keys on P-256, P-384, P-521 or P-256K are supported");
+  return fromNodeJwk(key.export({ format: "jwk" }), crv);
 }
 
 export async function generateRsaMaterial(modulusLength: number, publicExponent = 65537): Promise<KeyMaterial> {

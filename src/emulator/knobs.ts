@@ -17,9 +17,18 @@ export const DEFAULT_FAULTS: FaultKnobs = { error503Rate: 0, dropRate: 0, retryA
  */
 export const DEFAULT_SOFT_DELETE_MS = 300;
 export const DEFAULT_PURGE_MS = 300;
+/** A self-signed certificate takes the service a few seconds; here, by default, long enough to be polled. */
+export const DEFAULT_CERTIFICATE_CREATE_MS = 300;
 
 export function defaultKnobs(): EmulatorKnobs {
-  return { latencyMs: 0, throttle: DEFAULT_THROTTLE, faults: DEFAULT_FAULTS, softDeleteMs: DEFAULT_SOFT_DELETE_MS, purgeMs: DEFAULT_PURGE_MS };
+  return {
+    latencyMs: 0,
+    throttle: DEFAULT_THROTTLE,
+    faults: DEFAULT_FAULTS,
+    softDeleteMs: DEFAULT_SOFT_DELETE_MS,
+    purgeMs: DEFAULT_PURGE_MS,
+    certificateCreateMs: DEFAULT_CERTIFICATE_CREATE_MS,
+  };
 }
 
 /** Merges and validates; throws a plain Error naming the bad field. */
@@ -31,8 +40,9 @@ export function applyKnobs(base: EmulatorKnobs, patch: KnobsPatch | undefined): 
     faults: { ...base.faults, ...stripUndefined(patch.faults ?? {}) },
     softDeleteMs: patch.softDeleteMs ?? base.softDeleteMs,
     purgeMs: patch.purgeMs ?? base.purgeMs,
+    certificateCreateMs: patch.certificateCreateMs ?? base.certificateCreateMs,
   };
-  for (const f of ["latencyMs", "softDeleteMs", "purgeMs"] as const) {
+  for (const f of ["latencyMs", "softDeleteMs", "purgeMs", "certificateCreateMs"] as const) {
     if (!Number.isFinite(next[f]) || next[f] < 0) throw new Error(`${f} must be >= 0, got ${next[f]}`);
   }
   if (!(next.throttle >= 0)) throw new Error(`throttle must be >= 0 (0 = unlimited), got ${next.throttle}`);

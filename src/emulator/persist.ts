@@ -4,7 +4,11 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import type { KeyStore, PersistedState } from "./key-store";
+/** What a state file holds: a vault's objects, or a Managed HSM's keys. */
+export interface Persistable {
+  toJSON(): unknown;
+  load(state: never): void;
+}
 
 export class StatePersister {
   private timer: NodeJS.Timeout | undefined;
@@ -15,7 +19,7 @@ export class StatePersister {
   lastError: Error | undefined;
 
   constructor(
-    private readonly store: KeyStore,
+    private readonly store: Persistable,
     readonly file: string,
     private readonly debounceMs = 500,
   ) {}
@@ -29,7 +33,7 @@ export class StatePersister {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
       throw err;
     }
-    this.store.load(JSON.parse(text) as PersistedState);
+    this.store.load(JSON.parse(text) as never);
     return true;
   }
 

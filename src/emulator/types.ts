@@ -26,6 +26,11 @@ export interface EmulatorKnobs {
   readonly softDeleteMs: number;
   /** How long a purge takes after its 204: the name answers 404 to reads and 409 to create/restore meanwhile. */
   readonly purgeMs: number;
+  /**
+   * How long the `Self` issuer takes to complete a certificate create (0: done when answered). Meanwhile
+   * GET /certificates/{name}/pending answers status inProgress, so the SDK's create poller really polls.
+   */
+  readonly certificateCreateMs: number;
 }
 
 /** What setKnobs accepts: any subset, faults merged field by field. */
@@ -35,6 +40,7 @@ export interface KnobsPatch {
   readonly faults?: Partial<FaultKnobs>;
   readonly softDeleteMs?: number;
   readonly purgeMs?: number;
+  readonly certificateCreateMs?: number;
 }
 
 export interface VaultStats {
@@ -67,6 +73,39 @@ export interface SeedKeysOptions {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
+export interface SeedSecretsOptions {
+  readonly count: number;
+  /** Versions per secret (default 1); every version gets its own random value. */
+  readonly versions?: number;
+  /** Names are `${prefix}-${index}` with the index zero-padded (default prefix "secret"). */
+  readonly prefix?: string;
+  readonly startIndex?: number;
+  /**
+   * Content types the seeded secrets cycle through, one per secret (undefined: none set). Default:
+   * text/plain, application/json (a JSON value), none, application/x-connection-string.
+   */
+  readonly contentTypes?: ReadonlyArray<string | undefined>;
+  /** Random bytes per value before base64url (default 24: 32 characters). */
+  readonly valueBytes?: number;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface SeedCertificatesOptions {
+  readonly count: number;
+  /** Versions per certificate (default 1); each brings a key version and a secret version of the same id. */
+  readonly versions?: number;
+  /** Names are `${prefix}-${index}` with the index zero-padded (default prefix "cert"). */
+  readonly prefix?: string;
+  readonly startIndex?: number;
+  /** RSA 2048 (default; key pairs from a small shared pool) or EC P-256 (a fresh key per version). */
+  readonly kty?: "RSA" | "EC";
+  /** Secret content types the certificates cycle through (default: application/x-pkcs12, application/x-pem-file). */
+  readonly contentTypes?: readonly string[];
+  /** Validity of each version (default 12 months). */
+  readonly validityMonths?: number;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
 /** Which service a listener imitates; decides the challenge resource. */
 export type ServiceKind = "vault" | "managedHsm";
 
@@ -85,6 +124,11 @@ export interface AddVaultOptions {
   readonly knobs?: KnobsPatch;
   /** Keys seeded at start (EC P-256). */
   readonly keys?: number;
+  /** Secrets seeded at start (see SeedSecretsOptions' defaults). */
+  readonly secrets?: number;
+  /** Certificates seeded at start (RSA, self-signed, PKCS#12 and PEM alternating). */
+  readonly certificates?: number;
+  /** Versions per seeded key, secret and certificate. */
   readonly versions?: number;
   /** Default: the emulator's `sku`. */
   readonly sku?: VaultSku;
@@ -97,7 +141,11 @@ export interface EmulatorOptions {
   readonly stateDir?: string;
   /** Keys seeded into the first vault at start (EC P-256, names key-00000...). */
   readonly keys?: number;
-  /** Versions per seeded key (default 1). */
+  /** Secrets seeded into the first vault at start (names secret-00000...). */
+  readonly secrets?: number;
+  /** Certificates seeded into the first vault at start (names cert-00000...), with their keys and secrets. */
+  readonly certificates?: number;
+  /** Versions per seeded key, secret and certificate (default 1). */
   readonly versions?: number;
   readonly latencyMs?: number;
   /** Operations per 10 s per vault (default 4000, the service's limit for software keys). */
@@ -107,6 +155,8 @@ export interface EmulatorOptions {
   readonly softDeleteMs?: number;
   /** Time a purge takes (default DEFAULT_PURGE_MS; 0: at once). */
   readonly purgeMs?: number;
+  /** Time the Self issuer takes to complete a certificate create (default DEFAULT_CERTIFICATE_CREATE_MS; 0: at once). */
+  readonly certificateCreateMs?: number;
   /** Tier of the vaults (default premium); the Managed HSM has no tier. */
   readonly sku?: VaultSku;
   /** Makes fault injection reproducible. */
@@ -116,7 +166,7 @@ export interface EmulatorOptions {
    * restores the others' backups, as vaults of one geography do. A default is built in.
    */
   readonly geographySecret?: string;
-  /** Largest request body accepted (default 1 MiB). */
+  /** Largest request body accepted (default 8 MiB: the restore of a 500-version certificate fits). */
   readonly maxBodyBytes?: number;
   /** Also serve a Managed HSM on its own port (keys API plus full backup/restore); true for the defaults. */
   readonly hsm?: boolean | HsmEmulatorOptions;
@@ -160,9 +210,37 @@ export interface EmulatedVault {
   keyCount(): number;
   /**
    * SHA-256 (hex) of each version's private key material, by version id: what no client can read (an AES
-   * key has no public part), so tests can prove a restore brought back the very same keys.
+   * key has no public part), so tests can prove a restore brought back the very same keys. A certificate's
+   * key is a key of the certificate's name.
    */
   materialDigests(name: string): Record<string, string> | undefined;
+
+  /** Seeds secrets into the vault (not on a Managed HSM); throws if a name is taken. */
+  seedSecrets(options: SeedSecretsOptions): Promise<void>;
+  /** Seeds self-signed certificates with their managed keys and secrets (not on a Managed HSM). */
+  seedCertificates(options: SeedCertificatesOptions): Promise<void>;
+  /** Names of live secrets (a certificate's secret included), sorted case-insensitively. */
+  listSecretNames(): string[];
+  listDeletedSecretNames(): string[];
+  /** Version ids of a live secret, oldest first. */
+  listSecretVersions(name: string): string[] | undefined;
+  secretCount(): number;
+  /** Names of live certificates, sorted case-insensitively. */
+  listCertificateNames(): string[];
+  listDeletedCertificateNames(): string[];
+  /** Version ids of a live certificate, oldest first (the same ids as its key's and secret's versions). */
+  listCertificateVersions(name: string): string[] | undefined;
+  certificateCount(): number;
+  /**
+   * SHA-256 (hex) of each version's content type and value, by version id: a restore can be compared
+   * with the original without the test reading values.
+   */
+  secretDigests(name: string): Record<string, string> | undefined;
+  /**
+   * Per certificate version: SHA-256 (hex) over its X.509 (DER), its key's private material and its
+   * secret's value, so one comparison proves a restore brought back the whole certificate.
+   */
+  certificateDigests(name: string): Record<string, string> | undefined;
 }
 
 export interface RunningEmulator {

@@ -1,7 +1,8 @@
 /**
- * One HTTPS listener in front of a VaultService: the challenge-based auth of the real service,
- * then the knobs (latency, injected faults, throttling), then the Keys API. Every request gets
- * an answer, except the ones an injected drop cuts off on purpose.
+ * One HTTPS listener in front of a VaultService: the challenge-based auth of the real service, then
+ * the knobs (latency, injected faults, one throttle for every kind of object, as the service counts per
+ * vault), then the Keys, Secrets and Certificates APIs. Every request gets an answer, except the ones an
+ * injected drop cuts off on purpose.
  */
 import { randomUUID } from "node:crypto";
 import * as https from "node:https";
@@ -10,17 +11,18 @@ import type { AddressInfo } from "node:net";
 import { CancellableSleeps } from "../util/cancellable-sleeps";
 import { SlidingWindow, applyKnobs, makeRandom } from "./knobs";
 import type { StatePersister } from "./persist";
-import {
-  LATEST_API_VERSION,
-  SUPPORTED_API_VERSIONS,
-  ServiceError,
-  badParameter,
-  resolveRoute,
-  type RequestContext,
-  type Route,
-  type VaultService,
-} from "./vault-service";
-import type { EmulatedVault, EmulatorKnobs, KnobsPatch, SeedKeysOptions, ServiceKind, VaultStats } from "./types";
+import { BODY_TOO_LARGE, checkApiVersion, parseJson, readBody } from "./listener-http";
+import { ServiceError, badParameter, type RequestContext, type Route, type VaultService } from "./vault-service";
+import type {
+  EmulatedVault,
+  EmulatorKnobs,
+  KnobsPatch,
+  SeedCertificatesOptions,
+  SeedKeysOptions,
+  SeedSecretsOptions,
+  ServiceKind,
+  VaultStats,
+} from "./types";
 
 export interface ListenerOptions {
   readonly service: VaultService;
@@ -32,7 +34,7 @@ export interface ListenerOptions {
   readonly persister?: StatePersister;
   /** The tenant named in the challenge; any value works since any token is accepted. */
   readonly tenantId?: string;
-  /** Routes served before the Keys API (a Managed HSM's backup/restore); same auth, knobs and stats. */
+  /** Routes served before the vault APIs (a Managed HSM's backup/restore); same auth, knobs and stats. */
   readonly extension?: ListenerExtension;
 }
 
@@ -43,12 +45,11 @@ export interface ExtensionReply {
 }
 
 export interface ListenerExtension {
-  /** The operation (its name counts in stats) for a request, or undefined to leave it to the Keys API. */
+  /** The operation (its name counts in stats) for a request, or undefined to leave it to the vault APIs. */
   route(method: string, segments: readonly string[]): { op: string; run(ctx: RequestContext): Promise<ExtensionReply> } | undefined;
 }
 
 const HOST = "127.0.0.1";
-const BODY_TOO_LARGE = Symbol("body too large");
 
 interface Counters {
   requests: number;
@@ -136,24 +137,80 @@ export class VaultListener implements EmulatedVault {
     this.counters = zeroCounters();
   }
 
+  /** The vault's objects, certificate creates that have come due ended first. */
+  private get state(): VaultService["state"] {
+    this.opts.service.settle();
+    return this.opts.service.state;
+  }
+
   listKeyNames(): string[] {
-    return this.opts.service.store.liveNames();
+    return this.state.keys.liveNames();
   }
 
   listDeletedKeyNames(): string[] {
-    return this.opts.service.store.deletedNames();
+    return this.state.keys.deletedNames();
   }
 
   listVersions(name: string): string[] | undefined {
-    return this.opts.service.store.getLive(name)?.versions.map((v) => v.id);
+    return this.state.keys.getLive(name)?.versions.map((v) => v.id);
   }
 
   keyCount(): number {
-    return this.opts.service.store.liveCount;
+    return this.state.keys.liveCount;
   }
 
   materialDigests(name: string): Record<string, string> | undefined {
     return this.opts.service.materialDigests(name);
+  }
+
+  seedSecrets(options: SeedSecretsOptions): Promise<void> {
+    return this.opts.service.seedSecrets(options);
+  }
+
+  seedCertificates(options: SeedCertificatesOptions): Promise<void> {
+    return this.opts.service.seedCertificates(options);
+  }
+
+  listSecretNames(): string[] {
+    return this.state.secrets.liveNames();
+  }
+
+  listDeletedSecretNames(): string[] {
+    return this.state.secrets.deletedNames();
+  }
+
+  listSecretVersions(name: string): string[] | undefined {
+    return this.state.secrets.getLive(name)?.versions.map((v) => v.id);
+  }
+
+  secretCount(): number {
+    return this.state.secrets.liveCount;
+  }
+
+  listCertificateNames(): string[] {
+    return this.state.certificates.liveNames();
+  }
+
+  listDeletedCertificateNames(): string[] {
+    return this.state.certificates.deletedNames();
+  }
+
+  listCertificateVersions(name: string): string[] | undefined {
+    return this.state.certificates.getLive(name)?.versions.map((v) => v.id);
+  }
+
+  certificateCount(): number {
+    return this.state.certificates.liveCount;
+  }
+
+  secretDigests(name: string): Record<string, string> | undefined {
+    this.opts.service.settle();
+    return this.opts.service.secrets.digests(name);
+  }
+
+  certificateDigests(name: string): Record<string, string> | undefined {
+    this.opts.service.settle();
+    return this.opts.service.certificates.digests(name);
   }
 
   /** Clears the throttle window (tests that change the budget mid-run). */
@@ -259,7 +316,7 @@ export class VaultListener implements EmulatedVault {
     }
     let route: Route;
     try {
-      route = resolveRoute(req.method ?? "GET", segments);
+      route = this.opts.service.route(req.method ?? "GET", segments);
     } catch (err) {
       this.count("unrouted");
       throw err;
@@ -295,44 +352,4 @@ export class VaultListener implements EmulatedVault {
     });
     res.end(payload);
   }
-}
-
-function checkApiVersion(v: string | null): string {
-  if (v === null || v === "") throw badParameter("The api-version query parameter is required.");
-  if (!SUPPORTED_API_VERSIONS.includes(v)) {
-    throw badParameter(
-      `The specified version (${v}) is not recognized. Consider using the latest supported version (${LATEST_API_VERSION}).`,
-    );
-  }
-  return v;
-}
-
-function parseJson(raw: Buffer): unknown {
-  if (raw.length === 0) return undefined;
-  try {
-    return JSON.parse(raw.toString("utf8")) as unknown;
-  } catch {
-    throw badParameter("The request body is not valid JSON.");
-  }
-}
-
-/** The whole body, or a marker when it is over the limit (still drained, so the connection stays usable). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof BODY_TOO_LARGE> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on("end", () => {
-      done = true;
-      resolve(size > limit ? BODY_TOO_LARGE : Buffer.concat(chunks));
-    });
-    req.on("error", reject);
-    req.on("close", () => {
-      if (!done) reject(new Error("request aborted"));
-    });
-  });
 }

@@ -1,5 +1,5 @@
 import { runEmulatorCli } from "../../src/emulator/cli";
-import { emulatorClient } from "./helpers";
+import { certificateClient, emulatorClient, secretClient } from "./helpers";
 import { promises as fs } from "node:fs";
 
 describe("kvbackup emulator CLI", () => {
@@ -61,7 +61,50 @@ describe("kvbackup emulator CLI", () => {
     await expect(exit).resolves.toBe(0);
   });
 
+  it("when started with --secrets and --certificates, it seeds both with --versions versions, certificates with their keys and secrets", async () => {
+    const stop = new AbortController();
+    let stdout = "";
+    let readyResolve: () => void = () => {};
+    const ready = new Promise<void>((r) => (readyResolve = r));
+    const exit = runEmulatorCli(["--secrets", "6", "--certificates", "3", "--versions", "2", "--certificate-create-ms", "0"], {
+      stdout: (t) => {
+        stdout += t;
+        readyResolve();
+      },
+      stderr: () => undefined,
+      signal: stop.signal,
+    });
+    try {
+      await ready;
+      const info = JSON.parse(stdout.trim()) as { vaultUrl: string; caCertPath: string };
+      const ca = await fs.readFile(info.caCertPath, "utf8");
+      const secrets = secretClient(info.vaultUrl, ca);
+      const certs = certificateClient(info.vaultUrl, ca);
+      const listed: Array<{ name: string; managed: boolean; contentType?: string }> = [];
+      for await (const p of secrets.listPropertiesOfSecrets()) listed.push({ name: p.name, managed: p.managed === true, ...(p.contentType ? { contentType: p.contentType } : {}) });
+      const certNames: string[] = [];
+      for await (const p of certs.listPropertiesOfCertificates()) certNames.push(p.name!);
+      const versions: string[] = [];
+      for await (const v of certs.listPropertiesOfCertificateVersions("cert-00001")) versions.push(v.version!);
+      const keyVersions: string[] = [];
+      for await (const v of emulatorClient(info.vaultUrl, ca).listPropertiesOfKeyVersions("cert-00001")) keyVersions.push(v.version!);
+
+      expect(certNames).toEqual(["cert-00000", "cert-00001", "cert-00002"]);
+      expect(listed.filter((s) => !s.managed).map((s) => s.name)).toEqual(["secret-00000", "secret-00001", "secret-00002", "secret-00003", "secret-00004", "secret-00005"]);
+      expect(listed.filter((s) => s.managed).map((s) => s.contentType)).toEqual(["application/x-pkcs12", "application/x-pem-file", "application/x-pkcs12"]);
+      expect(new Set(listed.map((s) => s.contentType)).size).toBeGreaterThanOrEqual(4);
+      expect(versions).toHaveLength(2);
+      expect(keyVersions).toEqual(versions);
+      expect((await certs.getCertificate("cert-00002")).cer!.length).toBeGreaterThan(500);
+    } finally {
+      stop.abort();
+    }
+    await expect(exit).resolves.toBe(0);
+  });
+
   it.each([
+    [["--certificates", "many"]],
+    [["--certificate-create-ms", "-1"]],
     [["--sku", "basic"]],
     [["--purge-ms", "-5"]],
     [["--soft-delete-ms", "soon"]],

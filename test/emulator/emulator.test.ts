@@ -181,7 +181,7 @@ describe("Key Vault emulator with the real KeyClient", () => {
     const refused = await statusOf(client.backupKey(listed[0]!.name));
     expect(refused).toMatchObject({ statusCode: 403, code: "Forbidden" });
     expect(refused.message).toBe(
-      'Operation "backup" is not allowed on this Key, since it is associated with a certificate. Perform the operation on the corresponding certificate.',
+      'Operation "backup" is not allowed on this Key, since it is associated with a certificate. Perform the operation on the corresponding certificate. For more information refer to https://docs.microsoft.com/en-us/azure/key-vault/certificates/about-certificates#composition-of-a-certificate',
     );
   });
 
@@ -215,7 +215,7 @@ describe("Key Vault emulator with the real KeyClient", () => {
       { url: `/keys?${V}&maxresults=26`, status: 400, code: "BadParameter" },
       { url: `/keys/no-such-key/?${V}`, status: 404, code: "KeyNotFound" },
       { url: `/deletedkeys/no-such-key?${V}`, status: 404, code: "KeyNotFound" },
-      { url: `/secrets?${V}`, status: 404, code: "NotFound" },
+      { url: `/storage?${V}`, status: 404, code: "NotFound" },
       { url: `/keys/x/backup?${V}`, method: "GET", status: 405, code: "MethodNotAllowed" },
     ];
     for (const c of cases) {

@@ -1,6 +1,8 @@
-/** Shared by the emulator tests: a real KeyClient pointed at the emulator, and a raw HTTPS caller. */
+/** Shared by the emulator tests: real Key Vault clients pointed at the emulator, and a raw HTTPS caller. */
 import * as https from "node:https";
+import { CertificateClient } from "@azure/keyvault-certificates";
 import { KeyClient, type KeyClientOptions } from "@azure/keyvault-keys";
+import { SecretClient } from "@azure/keyvault-secrets";
 
 type Credential = ConstructorParameters<typeof KeyClient>[1];
 
@@ -24,6 +26,28 @@ export function emulatorClient(
     retryOptions,
     ...extra,
   });
+}
+
+/** The official SecretClient, trusting the emulator's certificate (no retries unless asked). */
+export function secretClient(vaultUrl: string, ca: string, maxRetries = 0): SecretClient {
+  return new SecretClient(vaultUrl, staticCredential, { disableChallengeResourceVerification: true, tlsOptions: { ca }, retryOptions: { maxRetries } });
+}
+
+/** The official CertificateClient, trusting the emulator's certificate (no retries unless asked). */
+export function certificateClient(vaultUrl: string, ca: string, maxRetries = 0): CertificateClient {
+  return new CertificateClient(vaultUrl, staticCredential, { disableChallengeResourceVerification: true, tlsOptions: { ca }, retryOptions: { maxRetries } });
+}
+
+/** Retries a write while it answers 409, as after a purge whose name is still settling (see restoreAfterPurge). */
+export async function retryWhileConflict<T>(call: () => Promise<T>, attempts = 50): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 409 || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 export interface RawResponse {
