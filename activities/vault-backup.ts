@@ -35,6 +35,7 @@ import {
 } from "../src/storage/backup-set";
 import { INVENTORY_PREFETCH } from "../src/tuning";
 import { mapWithConcurrency } from "../src/util/pool";
+import { PromiseCache } from "../src/util/promise-cache";
 import { BackupSetReader } from "../src/storage/backup-set-reader";
 import { StoredChecksumMismatchError } from "../src/storage/errors";
 import type { ActivityInvocation, ActivityLogger } from "./logging";
@@ -62,43 +63,35 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps): Vaul
    * the versions the inventory already listed, not the parsed document (a job holds it from its first
    * batch to its manifest, and at 50,000 keys the document's objects are several megabytes).
    */
-  const inventoryViews = new Map<string, Promise<InventoryView>>();
+  const inventoryViews = PromiseCache.bounded<string, InventoryView>(INVENTORY_VIEWS_KEPT);
   function inventoryView(paths: BackupSetPaths): Promise<InventoryView> {
-    let view = inventoryViews.get(paths.inventory);
-    if (!view) {
-      view = (async () => {
-        const doc = parseDocument(inventorySchema, paths.inventory, await store.read(paths.inventory));
-        const versionDetails = doc.versionDetails !== false;
-        const versions = new Map<string, StoredVersion[]>();
-        const listedUpdatedOn = new Map<string, string>();
-        const backups = new Map<string, StoredBackup>();
-        const earlierBlobs = new Set<string>();
-        for (const entry of doc.toBackUp) {
-          if (entry.earlierBlob) earlierBlobs.add(entry.name);
-          if (entry.versions) versions.set(entry.name, entry.versions);
-          if (entry.backup) backups.set(entry.name, entry.backup);
-          // Without version details the key list's update time is all the manifest gets (and what a resumed restore compares).
-          if (!versionDetails && entry.updatedOn) listedUpdatedOn.set(entry.name, entry.updatedOn);
-        }
-        return {
-          batchSize: doc.batchSize,
-          versionDetails,
-          names: doc.toBackUp.map((e) => e.name),
-          versions,
-          listedUpdatedOn,
-          backups,
-          earlierBlobs,
-          skipped: doc.skipped,
-          include: doc.include,
-          exclude: doc.exclude,
-        };
-      })();
-      inventoryViews.set(paths.inventory, view);
-      // A failed read must not stick: the next attempt reads again.
-      view.catch(() => inventoryViews.delete(paths.inventory));
-      while (inventoryViews.size > INVENTORY_VIEWS_KEPT) inventoryViews.delete(inventoryViews.keys().next().value!);
-    }
-    return view;
+    return inventoryViews.get(paths.inventory, async () => {
+      const doc = parseDocument(inventorySchema, paths.inventory, await store.read(paths.inventory));
+      const versionDetails = doc.versionDetails !== false;
+      const versions = new Map<string, StoredVersion[]>();
+      const listedUpdatedOn = new Map<string, string>();
+      const backups = new Map<string, StoredBackup>();
+      const earlierBlobs = new Set<string>();
+      for (const entry of doc.toBackUp) {
+        if (entry.earlierBlob) earlierBlobs.add(entry.name);
+        if (entry.versions) versions.set(entry.name, entry.versions);
+        if (entry.backup) backups.set(entry.name, entry.backup);
+        // Without version details the key list's update time is all the manifest gets (and what a resumed restore compares).
+        if (!versionDetails && entry.updatedOn) listedUpdatedOn.set(entry.name, entry.updatedOn);
+      }
+      return {
+        batchSize: doc.batchSize,
+        versionDetails,
+        names: doc.toBackUp.map((e) => e.name),
+        versions,
+        listedUpdatedOn,
+        backups,
+        earlierBlobs,
+        skipped: doc.skipped,
+        include: doc.include,
+        exclude: doc.exclude,
+      };
+    });
   }
 
   function pathsFor(vaultUrl: string, backupSetId: string): BackupSetPaths {

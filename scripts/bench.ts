@@ -32,6 +32,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { JobTuning } from "../src/contracts";
 import type { EmulatedVault, KnobsPatch, RunningEmulator, VaultStats } from "../src/emulator/types";
+import { wholeNumberOption } from "../src/cli/options";
 import { directKeyClient } from "../src/composition";
 import { pacingBudget } from "../src/keyvault/clients";
 import { startAzurite, type RunningAzurite } from "../src/local/azurite";
@@ -84,25 +85,25 @@ const PARTS: readonly Part[] = ["throttled", "baseline", "over", "memory"];
 function parseOptions(argv: string[]): BenchOptions {
   const program = new Command("npm run bench --")
     .description("Measure kvbackup backup and restore at Key Vault's throttle limit against the local Key Vault emulator (see docs/performance.md)")
-    .option("--keys <n>", "keys in the vault for the throttled runs", int(1, 1_000_000))
-    .option("--versions <n>", "versions per key", int(1, 500), 2)
-    .option("--latency-ms <ms>", "latency the emulator adds to every answer in the throttled and baseline runs", int(0, 10_000), 20)
-    .option("--throttles <list>", "emulator throttles (operations per 10 s) for the throttled runs, comma-separated (0 = none)", intList(0, 1_000_000))
-    .option("--baseline-keys <n>", "keys for the sequential per-key loop (the baseline)", int(1, 1_000_000))
-    .option("--memory-keys <list>", "key counts for the CLI memory runs (no latency, no throttle), comma-separated", intList(1, 1_000_000))
-    .option("--memory-samples <n>", "runs of the CLI per key count (the highest peak counts)", int(1, 20), 1)
+    .option("--keys <n>", "keys in the vault for the throttled runs", wholeNumberOption("--keys", 1, 1_000_000))
+    .option("--versions <n>", "versions per key", wholeNumberOption("--versions", 1, 500), 2)
+    .option("--latency-ms <ms>", "latency the emulator adds to every answer in the throttled and baseline runs", wholeNumberOption("--latency-ms", 0, 10_000), 20)
+    .option("--throttles <list>", "emulator throttles (operations per 10 s) for the throttled runs, comma-separated (0 = none)", wholeNumberList("--throttles", 0, 1_000_000))
+    .option("--baseline-keys <n>", "keys for the sequential per-key loop (the baseline)", wholeNumberOption("--baseline-keys", 1, 1_000_000))
+    .option("--memory-keys <list>", "key counts for the CLI memory runs (no latency, no throttle), comma-separated", wholeNumberList("--memory-keys", 1, 1_000_000))
+    .option("--memory-samples <n>", "runs of the CLI per key count (the highest peak counts)", wholeNumberOption("--memory-samples", 1, 20), 1)
     .option(
       "--memory-max-ops-per-10s <n>",
       "kvbackup's pacing budget in the memory runs (pacing on, above what the emulator serves without latency here, so memory is measured at full speed)",
-      int(1, 1_000_000),
+      wholeNumberOption("--memory-max-ops-per-10s", 1, 1_000_000),
       20_000,
     )
-    .option("--over-keys <n>", "keys of the set restored over existing names", int(1, 1_000_000), 6_000)
+    .option("--over-keys <n>", "keys of the set restored over existing names", wholeNumberOption("--over-keys", 1, 1_000_000), 6_000)
     .addOption(new Option("--only <parts>", `run only these parts, comma-separated: ${PARTS.join(", ")}`).argParser(partList))
-    .option("--max-ops-per-10s <n>", "kvbackup's pacing budget (default: each run's throttle, as an operator would set it)", int(0, 1_000_000))
-    .option("--batch-size <n>", "override the tuned default", int(1, 1000))
-    .option("--batches-in-flight <n>", "override the tuned default", int(1, 256))
-    .option("--key-concurrency <n>", "override the tuned default", int(1, 256))
+    .option("--max-ops-per-10s <n>", "kvbackup's pacing budget (default: each run's throttle, as an operator would set it)", wholeNumberOption("--max-ops-per-10s", 0, 1_000_000))
+    .option("--batch-size <n>", "override the tuned default", wholeNumberOption("--batch-size", 1, 1000))
+    .option("--batches-in-flight <n>", "override the tuned default", wholeNumberOption("--batches-in-flight", 1, 256))
+    .option("--key-concurrency <n>", "override the tuned default", wholeNumberOption("--key-concurrency", 1, 256))
     .option("--quick", "a short run for iteration: 2,000 keys, baseline 200 keys, memory at 2,000 and 10,000 keys (the restore over existing names keeps --over-keys)")
     .addOption(new Option("--storage <kind>", "backup store for every run: folder (fresh temp folder per run) or azurite (fresh Azurite per run; slows down as blobs accumulate)").choices(["folder", "azurite"]).default("folder"))
     .option("--strict", "exit 1 when a target is not met (by default only failed keys or a failed run do)")
@@ -156,16 +157,9 @@ function parseOptions(argv: string[]): BenchOptions {
   };
 }
 
-function int(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value.replace(/_/g, ""));
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
-    return n;
-  };
-}
-
-function intList(min: number, max: number): (value: string) => number[] {
-  const one = int(min, max);
+/** A comma-separated list of whole numbers from min to max. */
+function wholeNumberList(flag: string, min: number, max: number): (value: string) => number[] {
+  const one = wholeNumberOption(flag, min, max);
   return (value) => value.split(",").map((v) => one(v.trim()));
 }
 

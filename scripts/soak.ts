@@ -47,6 +47,7 @@ import { createActivityHandlers, forLocalHost, orchestrators } from "../src/regi
 import { vaultFolder } from "../src/storage/backup-set";
 import type { BackupStore } from "../src/storage/backup-store";
 import { openBackupStore } from "../src/storage/open-store";
+import { wholeNumberProblem } from "../src/validation";
 import { DEFAULT_ACTIVITY_RETRY } from "../src/retry-policies";
 
 const CONTAINER = "soak";
@@ -117,8 +118,9 @@ function parseArgs(argv: string[]): Options {
       options.json = true;
       continue;
     }
-    const value = Number(argv[++i]);
-    if (!Number.isInteger(value) || value < 0) throw new Error(`${flag} needs a whole number`);
+    const text = argv[++i] ?? "";
+    if (wholeNumberProblem(text, 0, Number.MAX_SAFE_INTEGER) !== undefined) throw new Error(`${flag} needs a whole number`);
+    const value = Number(text);
     if (flag === "--cycles") options.cycles = value;
     else if (flag === "--min-keys") options.minKeys = value;
     else if (flag === "--max-keys") options.maxKeys = value;
