@@ -96,7 +96,7 @@ export async function runCli(ctx: Context, args: string[], storage: RunStorage, 
     output = undefined;
   }
   const stored = readStoredInstance(ctx.stateDir, jobId);
-  let stateBytes: number | null = null;
+  let stateBytes: number | null;
   try {
     stateBytes = (await fsp.stat(stateFilePath(ctx.stateDir, jobId))).size;
   } catch {

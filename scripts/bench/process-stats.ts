@@ -60,7 +60,7 @@ export function readPeakRssKb(pid: number): number | undefined {
 /** CPU time (ms) of this process's children other than `exclude` (and the CLI child): Azurite, in practice. */
 export function otherChildrenCpuMs(exclude: number | undefined): number {
   let total = 0;
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
   } catch {
