@@ -149,7 +149,6 @@ export async function measureCliJob(ctx: Context, spec: JobSpec): Promise<{ resu
   const counts = spec.count(run.output);
   const vaultOps = sumOps(stats);
   const boundMs = spec.throttle > 0 ? (vaultOps / spec.throttle) * 10_000 : null;
-  const metrics = run.metrics;
   const result: RunResult = {
     name: spec.name,
     kind: spec.kind,
@@ -170,6 +169,15 @@ export async function measureCliJob(ctx: Context, spec: JobSpec): Promise<{ resu
     retries: null,
     failures: counts.failed,
     keysSucceeded: counts.succeeded,
+    ...cliRunFigures(run, emulatorCpuBefore, emulatorCpu, storageCpuMs),
+  };
+  return { result, output: run.output };
+}
+
+/** What every CLI run reports of itself: memory, history, state size, CPU shares and event-loop delay. */
+export function cliRunFigures(run: CliOutcome, emulatorCpuBefore: NodeJS.CpuUsage, emulatorCpu: NodeJS.CpuUsage, storageCpuMs: number) {
+  const metrics = run.metrics;
+  return {
     peakRssMb: run.peakRssKb / 1024,
     ...(run.retainedKb !== undefined ? { retainedHeapMb: run.retainedKb / 1024 } : {}),
     history: metrics
@@ -184,6 +192,5 @@ export async function measureCliJob(ctx: Context, spec: JobSpec): Promise<{ resu
     eventLoopDelayMs: run.eventLoopDelayMs,
     pacingWaitMsPerCall: null,
     clientThrottled: null,
-  };
-  return { result, output: run.output };
+  } satisfies Partial<RunResult>;
 }

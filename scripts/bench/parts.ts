@@ -6,7 +6,7 @@ import { pacingBudget } from "../../src/keyvault/clients";
 import { DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "../../src/tuning";
 import { Context, RunResult } from "./types";
 import { openRunStorage } from "./storage";
-import { backupCounts, measureCliJob, restoreCounts, runCli } from "./cli-job";
+import { backupCounts, cliRunFigures, measureCliJob, restoreCounts, runCli } from "./cli-job";
 import { otherChildrenCpuMs, readPeakRssKb, resetPeakRss, startRssSampler, sumOps } from "./process-stats";
 
 export async function throttledRuns(ctx: Context, throttle: number): Promise<RunResult[]> {
@@ -197,20 +197,7 @@ export async function cliMemoryRun(ctx: Context, keys: number, sample: number): 
     retries: null,
     failures: summary.keys.failed + (run.code === 0 ? 0 : keys - succeeded - summary.keys.failed),
     keysSucceeded: succeeded,
-    peakRssMb: run.peakRssKb / 1024,
-    ...(run.retainedKb !== undefined ? { retainedHeapMb: run.retainedKb / 1024 } : {}),
-    history: run.metrics
-      ? { events: run.metrics.historyEvents, episodes: run.metrics.episodes, replayMs: run.metrics.replayMs, replayShare: run.metrics.replayMs / run.wallMs, activities: run.metrics.activitiesScheduled }
-      : null,
-    stateKb: run.stateBytes === null ? null : run.stateBytes / 1024,
-    cpu: {
-      processShare: run.cpuMs / run.wallMs,
-      emulatorShare: (emulatorCpu.user - emulatorCpuBefore.user + emulatorCpu.system - emulatorCpuBefore.system) / 1000 / run.wallMs,
-      storageShare: storageCpuMs / run.wallMs,
-    },
-    eventLoopDelayMs: run.eventLoopDelayMs,
-    pacingWaitMsPerCall: null,
-    clientThrottled: null,
+    ...cliRunFigures(run, emulatorCpuBefore, emulatorCpu, storageCpuMs),
   };
 }
 
