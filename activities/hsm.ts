@@ -14,6 +14,7 @@ import {
   splitFolderUrl,
   type HsmStorageAccess,
 } from "../src/storage/hsm-storage-access";
+import { isKeyName } from "../src/names";
 import { redactUrl } from "../src/util/redact-url";
 import type { ActivityInvocation, ActivityLogger } from "./logging";
 
@@ -31,8 +32,6 @@ export interface HsmActivityDeps {
   /** Used when an invocation brings no logger of its own. */
   readonly log?: ActivityLogger;
 }
-
-const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 
 export class InvalidHsmRequestError extends Error {
   override readonly name = "InvalidHsmRequestError";
@@ -65,7 +64,7 @@ export function createHsmActivities(deps: HsmActivityDeps): HsmActivities {
   async function startHsmRestore(input: StartHsmRestoreInput, invocation?: ActivityInvocation): Promise<HsmJobStatus> {
     const folder = splitFolderUrl(input.folderUrl);
     if (typeof folder === "string") throw new InvalidHsmRequestError(`folderUrl ${folder}`);
-    if (input.keyName !== undefined && !KEY_NAME.test(input.keyName)) {
+    if (input.keyName !== undefined && !isKeyName(input.keyName)) {
       throw new InvalidHsmRequestError(`keyName "${input.keyName.slice(0, 130)}" is not a valid key name`);
     }
     const client = hsmClients(input.hsmUrl);

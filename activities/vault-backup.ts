@@ -1,12 +1,10 @@
 import type { KeyClient } from "@azure/keyvault-keys";
 import {
-  SUMMARY_LIST_LIMIT,
   type Activities,
   type BackupKeyBatchInput,
   type BackupSummary,
   type BatchCounts,
   type KeyInventorySummary,
-  type KeyIssue,
   type TakeKeyInventoryInput,
   type WriteBackupManifestInput,
 } from "../src/contracts";
@@ -33,11 +31,14 @@ import {
   type KeyResult,
   type Manifest,
 } from "../src/storage/backup-set";
-import { INVENTORY_PREFETCH } from "../src/tuning";
 import { mapWithConcurrency } from "../src/util/pool";
 import { BackupSetReader } from "../src/storage/backup-set-reader";
 import { StoredChecksumMismatchError } from "../src/storage/errors";
 import type { ActivityInvocation, ActivityLogger } from "./logging";
+import { inventoryViewsOf } from "./backup/inventory-view";
+import { backupKeyServed, fromStoredVersion, listKeyVersions, timesWithoutVersions, toStoredVersion, versionSummary, type KeyVersionInfo } from "./backup/key-calls";
+import { ManifestWriter, compareNames, countBatch, keysInOrder, summarizeInventory, summarizeManifest } from "./backup/manifest";
+import { IdleBudgetPrefetch } from "./backup/prefetch";
 
 export interface VaultBackupActivityDeps {
   readonly keyClients: KeyClientFactory;
@@ -56,50 +57,8 @@ export type VaultBackupActivities = Pick<Activities<ActivityInvocation>, "takeKe
 export function createVaultBackupActivities(deps: VaultBackupActivityDeps): VaultBackupActivities {
   const { keyClients, store } = deps;
   const reader = deps.reader ?? new BackupSetReader(store);
+  const inventoryView = inventoryViewsOf(store);
 
-  /**
-   * What the batches and the manifest need from an inventory, kept for the few sets in progress: names and
-   * the versions the inventory already listed, not the parsed document (a job holds it from its first
-   * batch to its manifest, and at 50,000 keys the document's objects are several megabytes).
-   */
-  const inventoryViews = new Map<string, Promise<InventoryView>>();
-  function inventoryView(paths: BackupSetPaths): Promise<InventoryView> {
-    let view = inventoryViews.get(paths.inventory);
-    if (!view) {
-      view = (async () => {
-        const doc = parseDocument(inventorySchema, paths.inventory, await store.read(paths.inventory));
-        const versionDetails = doc.versionDetails !== false;
-        const versions = new Map<string, StoredVersion[]>();
-        const listedUpdatedOn = new Map<string, string>();
-        const backups = new Map<string, StoredBackup>();
-        const earlierBlobs = new Set<string>();
-        for (const entry of doc.toBackUp) {
-          if (entry.earlierBlob) earlierBlobs.add(entry.name);
-          if (entry.versions) versions.set(entry.name, entry.versions);
-          if (entry.backup) backups.set(entry.name, entry.backup);
-          // Without version details the key list's update time is all the manifest gets (and what a resumed restore compares).
-          if (!versionDetails && entry.updatedOn) listedUpdatedOn.set(entry.name, entry.updatedOn);
-        }
-        return {
-          batchSize: doc.batchSize,
-          versionDetails,
-          names: doc.toBackUp.map((e) => e.name),
-          versions,
-          listedUpdatedOn,
-          backups,
-          earlierBlobs,
-          skipped: doc.skipped,
-          include: doc.include,
-          exclude: doc.exclude,
-        };
-      })();
-      inventoryViews.set(paths.inventory, view);
-      // A failed read must not stick: the next attempt reads again.
-      view.catch(() => inventoryViews.delete(paths.inventory));
-      while (inventoryViews.size > INVENTORY_VIEWS_KEPT) inventoryViews.delete(inventoryViews.keys().next().value!);
-    }
-    return view;
-  }
 
   function pathsFor(vaultUrl: string, backupSetId: string): BackupSetPaths {
     return new BackupSetPaths(vaultFolder(vaultUrl), backupSetId);
@@ -276,36 +235,13 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps): Vaul
       return summarizeManifest(parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest)), paths.manifest);
     }
     const inventory = await inventoryView(paths);
-    const batchCount = Math.ceil(inventory.names.length / inventory.batchSize);
     const failedBatches = new Map(input.failedBatches.map((b) => [b.batchIndex, b.reason]));
-    const readRecord = async (i: number): Promise<BatchRecord | undefined> => {
-      const path = paths.batch(i);
-      return (await store.exists(path)) ? parseDocument(batchRecordSchema, path, await store.read(path)) : undefined;
-    };
 
     // The manifest is written from the batch records one at a time, as text (one key per line), so its
-    // size in memory is its bytes only: no object per key, no whole-document string. The inventory is
-    // sorted by name and the batches are slices of it, so keys come out in name order; the certificate-
-    // backed (skipped) keys, also sorted, are merged in. Two passes over the records: the first counts
-    // and measures, the second writes into a buffer of the exact size.
-    const keysInOrder = async function* (): AsyncGenerator<KeyResult> {
-      const skippedKeys = inventory.skipped;
-      let s = 0;
-      const ahead = new Map<number, Promise<BatchRecord | undefined>>();
-      for (let i = 0; i < batchCount; i++) {
-        for (let j = i; j < Math.min(batchCount, i + MANIFEST_READ_AHEAD); j++) if (!ahead.has(j)) ahead.set(j, readRecord(j));
-        const record = await ahead.get(i)!;
-        ahead.delete(i);
-        const byName = new Map((record?.keys ?? []).map((k) => [k.name, k]));
-        for (const name of inventory.names.slice(i * inventory.batchSize, (i + 1) * inventory.batchSize)) {
-          while (s < skippedKeys.length && compareNames(skippedKeys[s]!.name, name) < 0) yield skippedResult(skippedKeys[s++]!);
-          yield byName.get(name) ?? { name, result: "failed", reason: `batch ${i} did not complete: ${failedBatches.get(i) ?? "no result recorded"}` };
-        }
-      }
-      while (s < skippedKeys.length) yield skippedResult(skippedKeys[s++]!);
-    };
+    // size in memory is its bytes only: no object per key, no whole-document string. Two passes over the
+    // records: the first counts and measures, the second writes into a buffer of the exact size.
     const writer = new ManifestWriter();
-    for await (const key of keysInOrder()) writer.measure(key);
+    for await (const key of keysInOrder(store, paths, inventory, failedBatches)) writer.measure(key);
     const state = manifestState(writer.counts);
     const header: Omit<Manifest, "keys"> = {
       format: MANIFEST_FORMAT,
@@ -321,7 +257,7 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps): Vaul
       counts: writer.counts,
     };
     writer.begin(header);
-    for await (const key of keysInOrder()) writer.write(key);
+    for await (const key of keysInOrder(store, paths, inventory, failedBatches)) writer.write(key);
     const written = await store.writeOnce(paths.manifest, writer.end());
     if (written.outcome === "exists") return summarizeManifest(parseDocument(manifestSchema, paths.manifest, written.existing), paths.manifest);
     return {
@@ -341,254 +277,4 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps): Vaul
   }
 
   return { takeKeyInventory, backupKeyBatch, writeBackupManifest } satisfies VaultBackupActivities;
-}
-
-export function summarizeInventory(inventory: Inventory): KeyInventorySummary {
-  return {
-    backupSetId: inventory.backupSetId,
-    keysMatched: inventory.toBackUp.length + inventory.skipped.length,
-    keysToBackUp: inventory.toBackUp.length,
-    keysSkipped: inventory.skipped.length,
-    batchCount: Math.ceil(inventory.toBackUp.length / inventory.batchSize),
-    batchSize: inventory.batchSize,
-  };
-}
-
-export function summarizeManifest(manifest: Manifest, manifestPath: string): BackupSummary {
-  return {
-    backupSetId: manifest.backupSetId,
-    vaultUrl: manifest.vaultUrl,
-    state: manifest.state,
-    keys: { total: manifest.counts.total, succeeded: manifest.counts.succeeded, failed: manifest.counts.failed, skipped: manifest.counts.skipped },
-    versions: manifest.counts.versions,
-    versionDetails: manifest.versionDetails !== false,
-    bytes: manifest.counts.bytes,
-    startedAt: manifest.startedAt,
-    endedAt: manifest.endedAt,
-    failures: manifest.keys
-      .filter((k): k is Extract<KeyResult, { result: "failed" }> => k.result === "failed")
-      .slice(0, SUMMARY_LIST_LIMIT)
-      .map((k) => ({ name: k.name, reason: k.reason })),
-    skipped: manifest.keys
-      .filter((k): k is Extract<KeyResult, { result: "skipped" }> => k.result === "skipped")
-      .slice(0, SUMMARY_LIST_LIMIT)
-      .map((k) => ({ name: k.name, reason: k.reason })),
-    reportPath: manifestPath,
-  };
-}
-
-function countBatch(record: BatchRecord): BatchCounts {
-  let succeeded = 0, failed = 0, skipped = 0, bytes = 0;
-  for (const key of record.keys) {
-    if (key.result === "succeeded") {
-      succeeded++;
-      bytes += key.size;
-    } else if (key.result === "failed") failed++;
-    else skipped++;
-  }
-  return { batchIndex: record.batchIndex, succeeded, failed, skipped, bytes };
-}
-
-interface KeyVersionInfo {
-  version: string;
-  createdOn?: Date;
-  updatedOn?: Date;
-}
-
-/**
- * What the manifest records of a key backed up without version details: the update time the key list
- * gave (before the backup) and when the vault served the backup; the key's state in the blob was last
- * updated between them. A blob kept from an earlier attempt may predate this attempt's listing: then
- * only the later bound holds, and the lower one is left out.
- */
-function timesWithoutVersions(listedUpdatedOn: string | undefined, servedAt: string | undefined, mayPredateListing: boolean): { updatedOn?: string; backedUpAt?: string } {
-  return { ...(mayPredateListing || !listedUpdatedOn ? {} : { updatedOn: listedUpdatedOn }), ...(servedAt ? { backedUpAt: servedAt } : {}) };
-}
-
-/**
- * backupKey, and when the vault served it: the answer's Date header, stamped by the vault's clock like
- * the keys' update times, so the two compare without this machine's clock in between.
- */
-async function backupKeyServed(client: KeyClient, name: string): Promise<{ backup: Uint8Array | undefined; servedAt?: string }> {
-  let servedAt: string | undefined;
-  const backup = await client.backupKey(name, {
-    onResponse: (response) => {
-      const date = Date.parse(response.headers.get("date") ?? "");
-      servedAt = Number.isNaN(date) ? undefined : new Date(date).toISOString();
-    },
-  });
-  return { backup, servedAt };
-}
-
-/** What the manifest records of a key's versions: how many, the latest (by creation time) and its update time. */
-function versionSummary(versions: readonly KeyVersionInfo[]): { versionCount: number; latestVersion: string; updatedOn?: string } {
-  const latest = versions.reduce<KeyVersionInfo | undefined>(
-    (best, v) => (!best || (v.createdOn?.getTime() ?? 0) >= (best.createdOn?.getTime() ?? 0) ? v : best),
-    undefined,
-  );
-  return { versionCount: versions.length, latestVersion: latest?.version ?? "", updatedOn: latest?.updatedOn?.toISOString() };
-}
-
-async function listKeyVersions(client: KeyClient, name: string): Promise<KeyVersionInfo[]> {
-  const versions: KeyVersionInfo[] = [];
-  for await (const page of client.listPropertiesOfKeyVersions(name).byPage({ maxPageSize: 25 })) {
-    for (const v of page) versions.push({ version: v.version ?? "", createdOn: v.createdOn, updatedOn: v.updatedOn });
-  }
-  return versions;
-}
-
-type StoredVersion = NonNullable<InventoryEntry["versions"]>[number];
-type StoredBackup = NonNullable<InventoryEntry["backup"]>;
-
-function toStoredVersion(v: KeyVersionInfo): StoredVersion {
-  return { version: v.version, createdOn: v.createdOn?.toISOString(), updatedOn: v.updatedOn?.toISOString() };
-}
-
-function fromStoredVersion(v: StoredVersion): KeyVersionInfo {
-  return { version: v.version, createdOn: v.createdOn ? new Date(v.createdOn) : undefined, updatedOn: v.updatedOn ? new Date(v.updatedOn) : undefined };
-}
-
-/**
- * Does the per-key work of keys the inventory has already seen (their version listing, or without
- * version details their backup) while it is still paging through the vault: paging is one request at a
- * time, so without this the vault's budget sits mostly idle for the first seconds of every job. Only with
- * budget the paging leaves unused (a slot stays free for its next page), only until the paging ends, for
- * at most `maxKeys` keys; a key whose work did not finish or failed is simply done by its batch.
- * (The room is counted as if every call in flight had yet to take its slot, so they never queue in front
- * of the next page.)
- */
-class IdleBudgetPrefetch {
-  private readonly waiting: InventoryEntry[] = [];
-  private readonly running = new Set<Promise<void>>();
-  private started = 0;
-  private stopped = false;
-
-  /** `work` does a key's calls and returns how to record the result in its entry. */
-  constructor(
-    private readonly spareBudget: () => number,
-    private readonly work: (entry: InventoryEntry) => Promise<() => void>,
-    private readonly concurrency = INVENTORY_PREFETCH.concurrency,
-    private readonly maxKeys = INVENTORY_PREFETCH.maxKeys,
-  ) {}
-
-  offer(entry: InventoryEntry): void {
-    if (!this.stopped && this.started + this.waiting.length < this.maxKeys) this.waiting.push(entry);
-  }
-
-  pump(): void {
-    while (!this.stopped && this.running.size < this.concurrency && this.waiting.length > 0 && this.spareBudget() > this.running.size + 1) {
-      const entry = this.waiting.shift()!;
-      this.started++;
-      const run: Promise<void> = this.work(entry).then(
-        (record) => {
-          if (!this.stopped) record();
-        },
-        () => undefined,
-      );
-      this.running.add(run);
-      void run.finally(() => {
-        this.running.delete(run);
-        this.pump();
-      });
-    }
-  }
-
-  /** Stops starting work and waits for what is in flight: results that come in by then are kept. */
-  async finish(): Promise<void> {
-    this.waiting.length = 0;
-    await Promise.all([...this.running]);
-    this.stopped = true;
-  }
-}
-
-interface InventoryView {
-  readonly batchSize: number;
-  readonly versionDetails: boolean;
-  /** Inventory order (sorted by name); batch i is names[i*batchSize … (i+1)*batchSize). */
-  readonly names: readonly string[];
-  readonly versions: ReadonlyMap<string, StoredVersion[]>;
-  /** Only without version details: each key's update time from the key list. */
-  readonly listedUpdatedOn: ReadonlyMap<string, string>;
-  /** Only without version details: the backups the inventory already took and stored. */
-  readonly backups: ReadonlyMap<string, StoredBackup>;
-  /** Only without version details: keys whose blob an earlier attempt of the inventory had written. */
-  readonly earlierBlobs: ReadonlySet<string>;
-  readonly skipped: Inventory["skipped"];
-  readonly include: string[];
-  readonly exclude: string[];
-}
-
-/** Inventories kept in memory (one per backup job in progress in this process). */
-const INVENTORY_VIEWS_KEPT = 4;
-
-/** Batch records read ahead of the one being written into the manifest. */
-const MANIFEST_READ_AHEAD = 8;
-
-function skippedResult(entry: { name: string; reason: string }): KeyResult {
-  return { name: entry.name, result: "skipped", reason: entry.reason };
-}
-
-/**
- * Builds the manifest's bytes key by key: `{ <header fields>, "keys": [` then one key result per line,
- * then `]}`: the document encodeDocument would make (to any JSON reader), laid out one key per line.
- * measure() every key first (counts, failures, size), then begin(), write() the same keys, end().
- */
-class ManifestWriter {
-  readonly counts = { total: 0, succeeded: 0, failed: 0, skipped: 0, versions: 0, bytes: 0 };
-  readonly failures: KeyIssue[] = [];
-  readonly skipped: KeyIssue[] = [];
-  private keyBytes = 0;
-  private buffer: Buffer | undefined;
-  private offset = 0;
-  private written = 0;
-  private close = "";
-
-  measure(key: KeyResult): void {
-    const c = this.counts;
-    c.total++;
-    if (key.result === "succeeded") {
-      c.succeeded++;
-      c.versions += key.versionCount ?? 0;
-      c.bytes += key.size;
-    } else if (key.result === "failed") {
-      c.failed++;
-      if (this.failures.length < SUMMARY_LIST_LIMIT) this.failures.push({ name: key.name, reason: key.reason });
-    } else {
-      c.skipped++;
-      if (this.skipped.length < SUMMARY_LIST_LIMIT) this.skipped.push({ name: key.name, reason: key.reason });
-    }
-    this.keyBytes += Buffer.byteLength(this.line(key, c.total - 1), "utf8");
-  }
-
-  begin(header: Omit<Manifest, "keys">): void {
-    const head = JSON.stringify(header, null, 1);
-    const open = `${head.slice(0, head.lastIndexOf("}")).trimEnd()},\n "keys": [\n`;
-    this.close = `${this.counts.total > 0 ? "\n" : ""} ]\n}\n`;
-    const size = Buffer.byteLength(open, "utf8") + this.keyBytes + Buffer.byteLength(this.close, "utf8");
-    this.buffer = Buffer.allocUnsafe(size);
-    this.offset = this.buffer.write(open, 0, "utf8");
-  }
-
-  write(key: KeyResult): void {
-    const line = this.line(key, this.written++);
-    const length = Buffer.byteLength(line, "utf8");
-    if (this.offset + length > this.buffer!.length) throw new Error("the batch records changed while the manifest was being written");
-    this.offset += this.buffer!.write(line, this.offset, "utf8");
-  }
-
-  end(): Buffer {
-    const buffer = this.buffer!;
-    this.offset += buffer.write(this.close, this.offset, "utf8");
-    if (this.written !== this.counts.total || this.offset !== buffer.length) throw new Error("the batch records changed while the manifest was being written");
-    return buffer;
-  }
-
-  private line(key: KeyResult, index: number): string {
-    return `${index === 0 ? "" : ",\n"}  ${JSON.stringify(key)}`;
-  }
-}
-
-export function compareNames(a: string, b: string): number {
-  const x = a.toLowerCase(), y = b.toLowerCase();
-  return x < y ? -1 : x > y ? 1 : 0;
 }

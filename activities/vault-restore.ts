@@ -1,6 +1,4 @@
-import type { KeyClient } from "@azure/keyvault-keys";
 import {
-  SUMMARY_LIST_LIMIT,
   type Activities,
   type KeyIssue,
   type PlanRestoreInput,
@@ -11,14 +9,12 @@ import {
   type WriteRestoreReportInput,
 } from "../src/contracts";
 import { createNameFilter } from "../src/filters";
-import { KeyConflictError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
+import { toKeyVaultError } from "../src/keyvault/errors";
 import type { KeyClientFactory } from "../src/keyvault/clients";
 import { settleChallenge } from "../src/keyvault/challenge";
-import { NameSettling, settlingState, type SettleWaits } from "../src/keyvault/settling";
 import { DEFAULT_SETTLING_POLICY } from "../src/retry-policies";
 import type { BackupStore } from "../src/storage/backup-store";
-import { BackupObjectNotFoundError } from "../src/storage/errors";
-import { encodeDocument, parseDocument, sha256Hex, type BackupSetPaths, type Manifest, type SucceededKeyResult } from "../src/storage/backup-set";
+import { encodeDocument, parseDocument, type BackupSetPaths, type Manifest, type SucceededKeyResult } from "../src/storage/backup-set";
 import {
   RESTORE_BATCH_FORMAT,
   RESTORE_PLAN_FORMAT,
@@ -35,6 +31,8 @@ import {
 import { mapWithConcurrency } from "../src/util/pool";
 import { BackupSetReader } from "../src/storage/backup-set-reader";
 import type { ActivityInvocation, ActivityLogger } from "./logging";
+import { ALREADY_EXISTS_REASON, SOFT_DELETED_REASON, readVerified, restoreOneKey, type KeyRestoreContext } from "./restore/key-restore";
+import { byName, countRestoreBatch, summarizePlan, summarizeReport } from "./restore/summaries";
 
 export interface VaultRestoreActivityDeps {
   readonly keyClients: KeyClientFactory;
@@ -47,17 +45,6 @@ export interface VaultRestoreActivityDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/**
- * A set without version details records when the vault served each backup (its Date header, whole
- * seconds) and compares a key's update time with it: both are the vault's clock, but may come from
- * different machines of the service, so this much difference is tolerated.
- */
-const VAULT_CLOCK_ALLOWANCE_MS = 2_000;
-/** Names shown in the refusal of a restore with onConflict "fail" (the plan document has them all). */
-const CONFLICT_SAMPLE = 20;
-
-export const ALREADY_EXISTS_REASON = "a key of that name already exists in the target vault";
-export const SOFT_DELETED_REASON = "a soft-deleted key of that name is in the target vault (recover or purge it first)";
 
 /** The activities of a vault restore, as their contracts (src/contracts.ts) name them. */
 export type VaultRestoreActivities = Pick<Activities<ActivityInvocation>, "planRestore" | "restoreKeyBatch" | "writeRestoreReport">;
@@ -67,6 +54,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): Va
   const reader = deps.reader ?? new BackupSetReader(store);
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const settlingPolicy = { ...DEFAULT_SETTLING_POLICY, ...(deps.purgeSettleDelayMs !== undefined ? { firstDelayMs: deps.purgeSettleDelayMs } : {}) };
+  const keyRestore: KeyRestoreContext = { store, sleep, settlingPolicy };
   /** Each manifest's restorable keys by name, built once per manifest the reader keeps. */
   const restorableByName = new WeakMap<Manifest, Map<string, SucceededKeyResult>>();
 
@@ -157,22 +145,8 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): Va
   }
 
   async function checkBlob(root: string, key: SucceededKeyResult): Promise<string | undefined> {
-    const checked = await readVerified(root, key);
+    const checked = await readVerified(store, root, key);
     return "problem" in checked ? checked.problem : undefined;
-  }
-
-  /** The blob's bytes, only when they are the ones the manifest recorded. */
-  async function readVerified(root: string, key: SucceededKeyResult): Promise<{ data: Buffer } | { problem: string }> {
-    if (!key.blobPath.startsWith(`${root}/keys/`)) return { problem: "the manifest points outside its backup set" };
-    let data: Buffer;
-    try {
-      data = await store.read(key.blobPath);
-    } catch (error) {
-      if (error instanceof BackupObjectNotFoundError) return { problem: "missing: the blob named in the manifest is not in the store" };
-      throw error;
-    }
-    if (data.length !== key.size || sha256Hex(data) !== key.sha256) return { problem: "damaged: the blob's SHA-256 does not match the manifest" };
-    return { data };
   }
 
   /** Restores one batch of the plan's names; each key's result goes to the batch's record (written once). */
@@ -192,7 +166,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): Va
     const results = await mapWithConcurrency(names, input.keyConcurrency, async (name): Promise<RestoreKeyResult> => {
       const key = restorableKey(manifest, name);
       const outcome = key
-        ? await restoreOneKey(client, paths.root, key, input.onConflict, manifest.versionDetails !== false)
+        ? await restoreOneKey(keyRestore, client, paths.root, key, input.onConflict, manifest.versionDetails !== false)
         : { kind: "failed" as const, reason: "not in the backup set's manifest" };
       if (outcome.settled) {
         const { state, waits, waitedMs } = outcome.settled;
@@ -273,157 +247,8 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): Va
     return summarizeReport(kept, plan, job);
   }
 
-  /** `settled`: the name was being deleted, recovered or purged in the target, and was waited for. */
-  type Outcome = ({ kind: "restored" } | { kind: "alreadyInTarget" } | { kind: "skipped" | "failed"; reason: string }) & { settled?: SettleWaits };
-
-  async function restoreOneKey(client: KeyClient, root: string, key: SucceededKeyResult, onConflict: "skip" | "fail", versionDetails: boolean): Promise<Outcome> {
-    const settling = new NameSettling(sleep, settlingPolicy);
-    const outcome = await restoreOneKeyWaiting(client, root, key, onConflict, versionDetails, settling);
-    return settling.summary ? { ...outcome, settled: settling.summary } : outcome;
-  }
-
-  async function restoreOneKeyWaiting(client: KeyClient, root: string, key: SucceededKeyResult, onConflict: "skip" | "fail", versionDetails: boolean, settling: NameSettling): Promise<Outcome> {
-    // Checked right before the restore: a blob is never sent to the vault unless it is the one recorded.
-    const checked = await readVerified(root, key);
-    if ("problem" in checked) return { kind: "failed", reason: checked.problem };
-    const data = checked.data;
-    for (;;) {
-      try {
-        await client.restoreKeyBackup(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        return { kind: "restored" };
-      } catch (error) {
-        const kvError = toKeyVaultError(error);
-        if (!(kvError instanceof KeyConflictError)) return { kind: "failed", reason: describeFailure(kvError) };
-        // A name still being deleted, recovered or purged is waited for; once settled, onConflict decides.
-        const holder = kvError.inProgress ? undefined : await whoHoldsName(client, key.name);
-        const state = settlingState(kvError, holder?.kind);
-        if (state) {
-          if (await settling.wait(state)) continue;
-          return { kind: "failed", reason: settling.gaveUp(describeFailure(kvError)) };
-        }
-        if (!holder) throw kvError; // unreachable: a conflict with no state was looked up
-        // The same key, version for version: an earlier attempt restored it (its answer was lost, or the
-        // job was interrupted and resumed). Restores are idempotent this way; the orchestrator tells this
-        // apart from a name that was taken before the job began.
-        if (holder.kind === "active" && (await holdsBackedUpVersions(client, key, versionDetails, holder.updatedOn))) return { kind: "alreadyInTarget" };
-        const reason = holder.kind === "deleted" ? SOFT_DELETED_REASON : holder.kind === "active" ? ALREADY_EXISTS_REASON : describeFailure(kvError);
-        return { kind: onConflict === "skip" ? "skipped" : "failed", reason };
-      }
-    }
-  }
-
-  /**
-   * True when the target's key has exactly the backed-up versions: the manifest's latest version id, and
-   * as many versions. A set taken without version details records instead when the key was listed and
-   * when its backup came back: then the target's key must have been last updated in that window (restore
-   * keeps a key's update time). A key made by someone else after the plan was updated later; an older
-   * copy of the key earlier. Anything else counts as someone else's key: a conflict, never a false match.
-   */
-  async function holdsBackedUpVersions(client: KeyClient, key: SucceededKeyResult, versionDetails: boolean, targetUpdatedOn: Date | undefined): Promise<boolean> {
-    if (!versionDetails) return updatedWhileBackedUp(key, targetUpdatedOn);
-    if (key.versionCount === undefined || !key.latestVersion) return false;
-    const versions = new Set<string>();
-    try {
-      for await (const page of client.listPropertiesOfKeyVersions(key.name).byPage({ maxPageSize: 25 })) {
-        for (const v of page) if (v.version) versions.add(v.version);
-      }
-    } catch (error) {
-      const kvError = toKeyVaultError(error);
-      if (kvError instanceof KeyNotFoundError) return false;
-      throw kvError;
-    }
-    return versions.size === key.versionCount && versions.has(key.latestVersion);
-  }
-
-  /** Who holds a name in the target vault; for a live key, when it was last updated (the key's latest version). */
-  async function whoHoldsName(client: KeyClient, name: string): Promise<{ kind: "active"; updatedOn?: Date } | { kind: "deleted" | "none" }> {
-    try {
-      return { kind: "active", updatedOn: (await client.getKey(name)).properties.updatedOn };
-    } catch (error) {
-      if (!(toKeyVaultError(error) instanceof KeyNotFoundError)) throw toKeyVaultError(error);
-    }
-    try {
-      await client.getDeletedKey(name);
-      return { kind: "deleted" };
-    } catch (error) {
-      if (!(toKeyVaultError(error) instanceof KeyNotFoundError)) throw toKeyVaultError(error);
-    }
-    return { kind: "none" };
-  }
 
   return { planRestore, restoreKeyBatch, writeRestoreReport } satisfies VaultRestoreActivities;
-}
-
-/** What the orchestrator learns of a plan: counts, and a few taken names for a refusal. */
-export function summarizePlan(plan: RestorePlanDocument, job: RestoreJobPaths): RestorePlan {
-  return {
-    backupSetId: plan.backupSetId,
-    sourceVaultUrl: plan.sourceVaultUrl,
-    targetVaultUrl: plan.targetVaultUrl,
-    keysSelected: plan.toRestore.length + plan.alreadyPresent.length + plan.softDeleted.length + plan.missingOrDamaged.length + plan.skippedAtBackup.length,
-    toRestoreCount: plan.toRestore.length,
-    alreadyPresentCount: plan.alreadyPresent.length,
-    softDeletedCount: plan.softDeleted.length,
-    missingOrDamagedCount: plan.missingOrDamaged.length,
-    skippedAtBackupCount: plan.skippedAtBackup.length,
-    batchCount: Math.ceil(plan.toRestore.length / plan.batchSize),
-    batchSize: plan.batchSize,
-    planPath: job.plan,
-    conflictSample: [...plan.alreadyPresent, ...plan.softDeleted].slice(0, CONFLICT_SAMPLE),
-  };
-}
-
-export function summarizeReport(report: RestoreReport, plan: RestorePlanDocument, job: RestoreJobPaths): RestoreSummary {
-  const first = <T>(list: readonly T[]) => list.slice(0, SUMMARY_LIST_LIMIT);
-  return {
-    backupSetId: report.backupSetId,
-    targetVaultUrl: report.targetVaultUrl,
-    dryRun: report.dryRun,
-    ...(report.dryRun
-      ? {
-          plan: {
-            toRestoreCount: plan.toRestore.length,
-            alreadyPresentCount: plan.alreadyPresent.length,
-            softDeletedCount: plan.softDeleted.length,
-            missingOrDamagedCount: plan.missingOrDamaged.length,
-            skippedAtBackupCount: plan.skippedAtBackup.length,
-            toRestore: first(plan.toRestore),
-            alreadyPresent: first(plan.alreadyPresent),
-            softDeleted: first(plan.softDeleted),
-            missingOrDamaged: first(plan.missingOrDamaged),
-            skippedAtBackup: first(plan.skippedAtBackup),
-          },
-        }
-      : {}),
-    keys: report.keys,
-    skipped: first(report.skipped),
-    failures: first(report.failed),
-    reportPath: job.report,
-    ...(report.waitedForNames ? { waitedForNames: report.waitedForNames } : {}),
-    startedAt: report.startedAt,
-    endedAt: report.endedAt,
-  };
-}
-
-function countRestoreBatch(record: RestoreBatchRecord): RestoreBatchResult {
-  let restored = 0, skipped = 0, failed = 0;
-  for (const key of record.keys) {
-    if (key.result === "restored" || key.result === "alreadyInTarget") restored++;
-    else if (key.result === "skipped") skipped++;
-    else failed++;
-  }
-  return { batchIndex: record.batchIndex, restored, skipped, failed };
-}
-
-function byName(a: KeyIssue, b: KeyIssue): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
-/** Whether a key's update time falls in the window the set recorded for its backup (both by the vault's clock). */
-function updatedWhileBackedUp(key: SucceededKeyResult, targetUpdatedOn: Date | undefined): boolean {
-  if (!key.updatedOn || !key.backedUpAt || !targetUpdatedOn) return false;
-  const updated = targetUpdatedOn.getTime();
-  return updated >= new Date(key.updatedOn).getTime() && updated <= new Date(key.backedUpAt).getTime() + VAULT_CLOCK_ALLOWANCE_MS;
 }
 
 async function listNames(list: () => AsyncIterable<{ name: string }> & { byPage(o: { maxPageSize: number }): AsyncIterable<{ name: string }[]> }): Promise<Set<string>> {

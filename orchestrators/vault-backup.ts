@@ -2,12 +2,12 @@ import * as df from "durable-functions";
 import {
   ActivityNames,
   type BackupSummary,
-  type JobProgress,
   type TakeKeyInventoryInput,
   type VaultBackupInput,
   type WriteBackupManifestInput,
 } from "../src/contracts";
 import { runBoundedBatches } from "./bounded-batches";
+import { KeyTally, emptyProgress } from "./progress";
 import { callActivity } from "./retry";
 
 /**
@@ -32,24 +32,10 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
   const inventory = yield* callActivity(context, ActivityNames.takeKeyInventory, inventoryInput, input.retry);
 
   // Every key is pending until its batch reports it; certificate-backed keys are skipped from the start.
-  const keys = { succeeded: 0, failed: 0, skipped: inventory.keysSkipped, pending: inventory.keysToBackUp };
+  const keys = new KeyTally(inventory.keysMatched, 0, inventory.keysSkipped, inventory.keysToBackUp, inventory.batchCount, inventory.backupSetId);
   // An inventory result recorded before it carried batchSize (a job resumed from older state) had the job's own.
   const batchSize = inventory.batchSize ?? input.tuning.batchSize;
-  let bytes = 0, batchesDone = 0;
-  const failedBatches: { batchIndex: number; reason: string }[] = [];
-  const status = (phase: JobProgress["phase"]): JobProgress => ({
-    phase,
-    keysTotal: inventory.keysMatched,
-    keysSucceeded: keys.succeeded,
-    keysFailed: keys.failed,
-    keysSkipped: keys.skipped,
-    keysPending: keys.pending,
-    bytes,
-    batchesDone,
-    batchCount: inventory.batchCount,
-    backupSetId: inventory.backupSetId,
-  });
-  context.df.setCustomStatus(status("backup"));
+  context.df.setCustomStatus(keys.progress("backup"));
 
   yield* runBoundedBatches(context, {
     batchCount: inventory.batchCount,
@@ -64,42 +50,28 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
       keyConcurrency: input.tuning.keyConcurrency,
     }),
     onFinished: (batchIndex, outcome) => {
-      batchesDone++;
       const size = Math.min(batchSize, inventory.keysToBackUp - batchIndex * batchSize);
-      keys.pending -= size;
-      if (!outcome.ok) {
-        // Every attempt failed, or a final failure: the manifest records this batch's keys as failed, with this reason.
-        failedBatches.push({ batchIndex, reason: outcome.reason });
-        keys.failed += size;
-      } else {
+      if (!outcome.ok) keys.batchFailed(batchIndex, size, outcome.reason);
+      else {
         const counts = outcome.result;
-        keys.succeeded += counts.succeeded;
-        keys.failed += counts.failed;
         // A batch result recorded before it counted skipped keys (older state) leaves them to be inferred.
-        keys.skipped += counts.skipped ?? size - counts.succeeded - counts.failed;
-        bytes += counts.bytes;
+        keys.batchDone(size, { ...counts, skipped: counts.skipped ?? size - counts.succeeded - counts.failed });
       }
-      context.df.setCustomStatus(status("backup"));
+      context.df.setCustomStatus(keys.progress("backup"));
     },
   });
 
-  context.df.setCustomStatus(status("manifest"));
+  context.df.setCustomStatus(keys.progress("manifest"));
   const manifestInput: WriteBackupManifestInput = {
     jobId,
     backupSetId: inventory.backupSetId,
     vaultUrl: input.vaultUrl,
     startedAt,
     endedAt: context.df.currentUtcDateTime.toISOString(),
-    failedBatches,
+    failedBatches: keys.failedBatches,
   };
   const summary = yield* callActivity(context, ActivityNames.writeBackupManifest, manifestInput, input.retry);
-  // The manifest is the record: the final status says what it says.
-  Object.assign(keys, { succeeded: summary.keys.succeeded, failed: summary.keys.failed, skipped: summary.keys.skipped, pending: 0 });
-  bytes = summary.bytes;
-  context.df.setCustomStatus({ ...status("done"), keysTotal: summary.keys.total });
+  keys.settle(summary.keys, summary.bytes);
+  context.df.setCustomStatus(keys.progress("done"));
   return summary;
-}
-
-function emptyProgress(phase: JobProgress["phase"]): JobProgress {
-  return { phase, keysTotal: 0, keysSucceeded: 0, keysFailed: 0, keysSkipped: 0, keysPending: 0, bytes: 0, batchesDone: 0, batchCount: 0 };
 }

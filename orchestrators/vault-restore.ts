@@ -3,13 +3,13 @@ import {
   ActivityNames,
   JOB_FAILURE_PREFIXES,
   JobFailureCodes,
-  type JobProgress,
   type PlanRestoreInput,
   type RestoreSummary,
   type VaultRestoreInput,
   type WriteRestoreReportInput,
 } from "../src/contracts";
 import { runBoundedBatches } from "./bounded-batches";
+import { KeyTally, emptyProgress } from "./progress";
 import { JobFailedError } from "./job-failed";
 import { callActivity } from "./retry";
 
@@ -47,29 +47,17 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
   }
 
   // Names taken in the target and unusable backups are settled by the plan; the rest wait for their batch.
-  const keys = {
-    succeeded: 0,
-    failed: plan.missingOrDamagedCount,
-    skipped: conflicts + plan.skippedAtBackupCount,
-    pending: plan.toRestoreCount,
-  };
-  let batchesDone = 0;
-  const failedBatches: { batchIndex: number; reason: string }[] = [];
-  const status = (phase: JobProgress["phase"]): JobProgress => ({
-    phase,
-    keysTotal: plan.keysSelected,
-    keysSucceeded: keys.succeeded,
-    keysFailed: keys.failed,
-    keysSkipped: keys.skipped,
-    keysPending: keys.pending,
-    bytes: 0,
-    batchesDone,
-    batchCount: input.dryRun ? 0 : plan.batchCount,
-    backupSetId: plan.backupSetId,
-  });
+  const keys = new KeyTally(
+    plan.keysSelected,
+    plan.missingOrDamagedCount,
+    conflicts + plan.skippedAtBackupCount,
+    plan.toRestoreCount,
+    input.dryRun ? 0 : plan.batchCount,
+    plan.backupSetId,
+  );
 
   if (!input.dryRun) {
-    context.df.setCustomStatus(status("restore"));
+    context.df.setCustomStatus(keys.progress("restore"));
     yield* runBoundedBatches(context, {
       batchCount: plan.batchCount,
       inFlight: input.tuning.batchesInFlight,
@@ -84,39 +72,26 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
         onConflict: input.onConflict,
       }),
       onFinished: (batchIndex, outcome) => {
-        batchesDone++;
         const size = Math.min(plan.batchSize, plan.toRestoreCount - batchIndex * plan.batchSize);
-        keys.pending -= size;
-        if (!outcome.ok) {
-          // The report names each key of this batch as failed, with this reason.
-          failedBatches.push({ batchIndex, reason: outcome.reason });
-          keys.failed += size;
-        } else {
-          keys.succeeded += outcome.result.restored;
-          keys.skipped += outcome.result.skipped;
-          keys.failed += outcome.result.failed;
-        }
-        context.df.setCustomStatus(status("restore"));
+        // A batch that failed as a whole: the report names each of its keys as failed, with this reason.
+        if (!outcome.ok) keys.batchFailed(batchIndex, size, outcome.reason);
+        else keys.batchDone(size, { succeeded: outcome.result.restored, failed: outcome.result.failed, skipped: outcome.result.skipped });
+        context.df.setCustomStatus(keys.progress("restore"));
       },
     });
   }
 
-  context.df.setCustomStatus(status("report"));
+  context.df.setCustomStatus(keys.progress("report"));
   const reportInput: WriteRestoreReportInput = {
     jobId,
     backupSetId: plan.backupSetId,
     dryRun: input.dryRun,
     startedAt,
     endedAt: context.df.currentUtcDateTime.toISOString(),
-    failedBatches,
+    failedBatches: keys.failedBatches,
   };
   const summary = yield* callActivity(context, ActivityNames.writeRestoreReport, reportInput, input.retry);
-  // The report is the record: the final status says what it says.
-  Object.assign(keys, { succeeded: summary.keys.succeeded, failed: summary.keys.failed, skipped: summary.keys.skipped, pending: 0 });
-  context.df.setCustomStatus({ ...status("done"), keysTotal: summary.keys.total });
+  keys.settle(summary.keys);
+  context.df.setCustomStatus(keys.progress("done"));
   return summary;
-}
-
-function emptyProgress(phase: JobProgress["phase"]): JobProgress {
-  return { phase, keysTotal: 0, keysSucceeded: 0, keysFailed: 0, keysSkipped: 0, keysPending: 0, bytes: 0, batchesDone: 0, batchCount: 0 };
 }

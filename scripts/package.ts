@@ -197,7 +197,7 @@ async function run(command: string, args: string[], cwd: string, env: NodeJS.Pro
     return { stdout };
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${command} ${args[0] === "-e" ? "-e …" : args.join(" ")} failed in ${cwd}: ${e.message}\n${(e.stderr ?? "").slice(-3000)}`);
+    throw new Error(`${command} ${args[0] === "-e" ? "-e …" : args.join(" ")} failed in ${cwd}: ${e.message}\n${(e.stderr ?? "").slice(-3000)}`, { cause: error });
   }
 }
 

@@ -17,132 +17,47 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { KeyClient } from "@azure/keyvault-keys";
 import {
-  ActivityNames,
   OrchestratorNames,
   type BackupSummary,
-  type JobProgress,
   type RestoreSummary,
   type VaultBackupInput,
   type VaultRestoreInput,
 } from "../src/contracts";
 import { startEmulator } from "../src/emulator";
 import type { FaultKnobs, RunningEmulator } from "../src/emulator/types";
-import { createServices, directKeyClient } from "../src/composition";
+import { directKeyClient } from "../src/composition";
 import { startAzurite, type RunningAzurite } from "../src/local/azurite";
 import { startChaosProxy, type ChaosFaults, type ChaosProxy } from "../test/support/chaos-proxy";
-import { LocalDurableHost } from "../src/local/durable-host";
 import {
   auditBackupSet,
   blobIdentities,
   changedBlobs,
-  killWhen,
   seededRandom,
-  spawnCli,
   type BlobIdentity,
-  type CliResult,
 } from "../test/support/reliability-kit";
 import { LocalRuntime } from "../src/local/runtime";
 import { compareSnapshots, snapshotVault } from "../src/local/vault-snapshot";
-import { createActivityHandlers, forLocalHost, orchestrators } from "../src/registry";
 import { vaultFolder } from "../src/storage/backup-set";
 import type { BackupStore } from "../src/storage/backup-store";
 import { openBackupStore } from "../src/storage/open-store";
 import { DEFAULT_ACTIVITY_RETRY } from "../src/retry-policies";
 
-const CONTAINER = "soak";
-const TUNING = { batchSize: 50, batchesInFlight: 6, keyConcurrency: 16 };
-/**
- * The vault budget of the storm cycles, per key of the cycle: a backup (two operations a key) needs about
- * two and a half windows of it, and the client paces itself to three times as much.
- */
-const STORM_THROTTLE_PER_KEY = 0.8;
-const CYCLE_KINDS = ["storm", "503s", "drops", "stalls", "azurite-outage", "kill-backup", "kill-restore", "lost-answers", "everything"] as const;
-type CycleKind = (typeof CYCLE_KINDS)[number];
+import { backupThroughOutage, cliJobKilledAndResumed, cutOnceWhen, withLostAnswers, type SoakEnvironment } from "./soak/faults";
+import { CONTAINER, CYCLE_KINDS, NO_FAULTS, STORM_THROTTLE_PER_KEY, TUNING, parseArgs, printCycle, type CycleKind, type CycleResult, type FaultCounts, type Options } from "./soak/setup";
 
-interface Options {
-  cycles: number;
-  minKeys: number;
-  maxKeys: number;
-  seed: number;
-  outageSeconds: number;
-  json: boolean;
-}
-
-interface CycleResult {
-  index: number;
-  kind: CycleKind;
-  keys: number;
-  versions: number;
-  seconds: number;
-  jobs: number;
-  resumedJobs: number;
-  backupFailed: number;
-  restoreFailed: number;
-  restoreSkipped: number;
-  keysLost: number;
-  blobsOverwritten: number;
-  faults: FaultCounts;
-  problems: string[];
-}
-
-interface FaultCounts {
-  throttled429: number;
-  unavailable503: number;
-  droppedBeforeVault: number;
-  droppedByProxy: number;
-  stalls: number;
-  azuriteOutages: number;
-  azuriteOutageSeconds: number;
-  cliKills: number;
-  answersLost: number;
-}
-
-const NO_FAULTS = (): FaultCounts => ({
-  throttled429: 0,
-  unavailable503: 0,
-  droppedBeforeVault: 0,
-  droppedByProxy: 0,
-  stalls: 0,
-  azuriteOutages: 0,
-  azuriteOutageSeconds: 0,
-  cliKills: 0,
-  answersLost: 0,
-});
-
-function parseArgs(argv: string[]): Options {
-  const options: Options = { cycles: 24, minKeys: 200, maxKeys: 500, seed: 2026, outageSeconds: 20, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    if (flag === "--json") {
-      options.json = true;
-      continue;
-    }
-    const value = Number(argv[++i]);
-    if (!Number.isInteger(value) || value < 0) throw new Error(`${flag} needs a whole number`);
-    if (flag === "--cycles") options.cycles = value;
-    else if (flag === "--min-keys") options.minKeys = value;
-    else if (flag === "--max-keys") options.maxKeys = value;
-    else if (flag === "--seed") options.seed = value;
-    else if (flag === "--outage-seconds") options.outageSeconds = value;
-    else throw new Error(`unknown option ${flag}`);
-  }
-  if (options.maxKeys < options.minKeys || options.minKeys < 1) throw new Error("--min-keys must be at least 1 and at most --max-keys");
-  return options;
-}
-
-class Soak {
-  private readonly random: () => number;
+class Soak implements SoakEnvironment {
+  readonly random: () => number;
   private readonly cleanups: Array<() => Promise<void>> = [];
-  private azurite!: RunningAzurite;
-  private emulator!: RunningEmulator;
-  private store!: BackupStore;
+  azurite!: RunningAzurite;
+  emulator!: RunningEmulator;
+  store!: BackupStore;
   private folder!: string;
-  private stateDir!: string;
+  stateDir!: string;
   /** Blob identities of every finished set, checked again at the end. */
   private readonly finishedSets = new Map<string, Map<string, BlobIdentity>>();
-  private readonly launcher = resolve(__dirname, "..", "..", "bin", "kvbackup.js");
+  readonly launcher = resolve(__dirname, "..", "..", "bin", "kvbackup.js");
 
-  constructor(private readonly options: Options) {
+  constructor(readonly options: Options) {
     this.random = seededRandom(options.seed);
   }
 
@@ -166,7 +81,7 @@ class Soak {
         const kind = CYCLE_KINDS[i % CYCLE_KINDS.length]!;
         const result = await this.cycle(i + 1, kind);
         results.push(result);
-        this.print(result);
+        printCycle(result, this.options.json);
       }
       // Nothing written by a later cycle may have replaced a blob of an earlier one.
       const finalOverwrites: string[] = [];
@@ -233,16 +148,16 @@ class Soak {
       let summary: BackupSummary;
       const setRootOf = (id: string) => `${vaultFolder(sourceUrl)}/${id}`;
       if (kind === "kill-backup") {
-        summary = await this.cliJobKilledAndResumed<BackupSummary>(result, `soak-${index}-backup`, ["backup", "--vault", sourceUrl], "backup", async (progress) => {
+        summary = await cliJobKilledAndResumed<BackupSummary>(this, result, `soak-${index}-backup`, ["backup", "--vault", sourceUrl], "backup", async (progress) => {
           const root = setRootOf(progress.backupSetId!);
           return { root, before: await blobIdentities(this.azurite.connectionString, CONTAINER, `${root}/`) };
         });
       } else if (kind === "lost-answers") {
-        summary = (await this.withLostAnswers(result, OrchestratorNames.vaultBackup, `soak-${index}-backup`, {
+        summary = (await withLostAnswers(this, result, OrchestratorNames.vaultBackup, `soak-${index}-backup`, {
           vaultUrl: sourceUrl, include: [], exclude: [], tuning: TUNING, retry: { ...DEFAULT_ACTIVITY_RETRY, maxAttempts: 8 },
         } satisfies VaultBackupInput)) as BackupSummary;
       } else if (kind === "azurite-outage") {
-        summary = await this.backupThroughOutage(result, runtime(), sourceUrl);
+        summary = await backupThroughOutage(this, result, runtime(), sourceUrl);
       } else {
         const backup = await (await runtime().startBackup({ vaultUrl: sourceUrl, include: [], exclude: [] })).result;
         result.jobs++;
@@ -266,15 +181,15 @@ class Soak {
       const restoreRequest = { backupSetId: root, targetVaultUrl: targetUrl, include: [], exclude: [], dryRun: false, onConflict: "skip" as const };
       let restore: RestoreSummary;
       if (kind === "kill-restore") {
-        restore = await this.cliJobKilledAndResumed<RestoreSummary>(result, `soak-${index}-restore`, ["restore", "--backup-set", root, "--vault", targetUrl], "restore", async () => ({ root, before: identities }));
+        restore = await cliJobKilledAndResumed<RestoreSummary>(this, result, `soak-${index}-restore`, ["restore", "--backup-set", root, "--vault", targetUrl], "restore", async () => ({ root, before: identities }));
       } else if (kind === "lost-answers") {
-        restore = (await this.withLostAnswers(result, OrchestratorNames.vaultRestore, `soak-${index}-restore`, {
+        restore = (await withLostAnswers(this, result, OrchestratorNames.vaultRestore, `soak-${index}-restore`, {
           ...restoreRequest, tuning: TUNING, retry: { ...DEFAULT_ACTIVITY_RETRY, maxAttempts: 8 },
         } satisfies VaultRestoreInput)) as RestoreSummary;
       } else {
         const job = await runtime().startRestore(restoreRequest);
         // In the network-fault cycles every connection to the target is also cut once, mid-restore.
-        if (proxies[1]) this.cutOnceWhen(runtimes.at(-1)!, job.jobId, proxies[1], result);
+        if (proxies[1]) cutOnceWhen(runtimes.at(-1)!, job.jobId, proxies[1], result);
         const done = await job.result;
         result.jobs++;
         if (!done.output) throw new Error(`restore ended ${done.status.runtimeStatus}: ${done.status.failureDetails?.errorMessage}`);
@@ -334,149 +249,10 @@ class Soak {
     return result;
   }
 
-  /** Runs a CLI job, kills it at a seeded point between 30 % and 70 % of its batches, runs it again with the same id. */
-  private async cliJobKilledAndResumed<T>(
-    result: CycleResult,
-    jobId: string,
-    args: string[],
-    phase: JobProgress["phase"],
-    atKill: (progress: JobProgress) => Promise<{ root: string; before: Map<string, BlobIdentity> }>,
-  ): Promise<T> {
-    const fraction = 0.3 + 0.4 * this.random();
-    const full = [
-      ...args, "--job-id", jobId, "--emulator-ca", this.emulator.caCertPath, "--container", CONTAINER, "--state-dir", this.stateDir,
-      // Small batches, so the job has many and can be caught in the middle of them; default pacing, as users run it.
-      "--json", "--batch-size", "20", "--batches-in-flight", "4",
-    ];
-    const env = { KVBACKUP_STORAGE: this.azurite.connectionString };
-    const first = spawnCli(this.launcher, full, env);
-    const progress = await killWhen(first, this.stateDir, jobId, (p) => p.phase === phase && p.batchCount > 0 && p.batchesDone >= Math.ceil(fraction * p.batchCount));
-    const killed = await first.done;
-    result.jobs++;
-    if (progress) {
-      result.faults.cliKills++;
-      result.resumedJobs++;
-    } else {
-      result.problems.push(`${phase}: the job ended before it could be killed (${describe(killed)})`);
-    }
-    const watch = progress ? await atKill(progress) : undefined;
-    const resumed = await spawnCli(this.launcher, full, env).done;
-    if (resumed.code !== 0 && resumed.code !== 3) throw new Error(`the resumed ${phase} failed: ${describe(resumed)}`);
-    if (watch) {
-      const changed = changedBlobs(watch.before, await blobIdentities(this.azurite.connectionString, CONTAINER, `${watch.root}/`));
-      result.blobsOverwritten += changed.length;
-      result.problems.push(...changed.map((p) => `${phase}: ${p} rewritten after the resume`));
-    }
-    return JSON.parse(resumed.stdout) as T;
-  }
-
-  /** A backup during which Azurite is stopped for the outage, once a few batches are done, and started again. */
-  private async backupThroughOutage(result: CycleResult, runtime: LocalRuntime, vaultUrl: string): Promise<BackupSummary> {
-    const handle = await runtime.startBackup({ vaultUrl, include: [], exclude: [] });
-    let before: { root: string; identities: Map<string, BlobIdentity> } | undefined;
-    const outage = new Promise<void>((resolveOutage, reject) => {
-      let begun = false;
-      const stop = runtime.host.onStatusChange((s) => {
-        const p = s.customStatus as JobProgress | undefined;
-        if (begun || s.instanceId !== handle.jobId || p?.phase !== "backup" || p.batchesDone < 1) return;
-        begun = true;
-        stop();
-        void (async () => {
-          const root = `${vaultFolder(vaultUrl)}/${p.backupSetId}`;
-          before = { root, identities: await blobIdentities(this.azurite.connectionString, CONTAINER, `${root}/`) };
-          await this.azurite.stop();
-          result.faults.azuriteOutages++;
-          const down = performance.now();
-          await new Promise((r) => setTimeout(r, this.options.outageSeconds * 1000));
-          await this.azurite.start();
-          result.faults.azuriteOutageSeconds += (performance.now() - down) / 1000;
-        })().then(resolveOutage, reject);
-      });
-    });
-    const done = await handle.result;
-    result.jobs++;
-    if (result.faults.azuriteOutages > 0) await outage;
-    else result.problems.push("outage: the backup ended before Azurite could be stopped");
-    if (!done.output) throw new Error(`backup ended ${done.status.runtimeStatus}: ${done.status.failureDetails?.errorMessage}`);
-    if (before) {
-      const changed = changedBlobs(before.identities, await blobIdentities(this.azurite.connectionString, CONTAINER, `${before.root}/`));
-      result.blobsOverwritten += changed.length;
-      result.problems.push(...changed.map((p) => `outage: ${p} rewritten`));
-    }
-    return done.output;
-  }
-
-  /** The real activities, but the first answer of every other batch is lost after the batch did its work. */
-  private async withLostAnswers(result: CycleResult, orchestrator: string, instanceId: string, input: unknown): Promise<unknown> {
-    const real = createActivityHandlers(createServices({ emulatorCaCert: this.emulator.caCert, maxOperationsPer10s: 0, store: this.store }));
-    const answered = new Set<string>();
-    const losing = <I extends { batchIndex: number }, O>(name: string, fn: (input: I) => Promise<O>) => async (activityInput: I): Promise<O> => {
-      const output = await fn(activityInput);
-      const call = `${name}/${activityInput.batchIndex}`;
-      if (activityInput.batchIndex % 2 === 0 && !answered.has(call)) {
-        answered.add(call);
-        result.faults.answersLost++;
-        throw new Error("soak: the activity's answer was lost");
-      }
-      return output;
-    };
-    const host = new LocalDurableHost({
-      orchestrators,
-      activities: {
-        ...forLocalHost(real),
-        [ActivityNames.backupKeyBatch]: losing("backup", real[ActivityNames.backupKeyBatch]!),
-        [ActivityNames.restoreKeyBatch]: losing("restore", real[ActivityNames.restoreKeyBatch]!),
-      },
-      clock: "virtual",
-    });
-    try {
-      await host.startNew(orchestrator, { instanceId, input });
-      const status = await host.waitForCompletion(instanceId, { timeoutMs: 600_000 });
-      result.jobs++;
-      if (status.runtimeStatus !== "Completed") throw new Error(`${orchestrator} ended ${status.runtimeStatus}: ${status.failureDetails?.errorMessage}`);
-      return status.output;
-    } finally {
-      await host.close();
-    }
-  }
-
-  private cutOnceWhen(runtime: LocalRuntime, jobId: string, proxy: ChaosProxy, result: CycleResult): void {
-    const stop = runtime.host.onStatusChange((s) => {
-      const p = s.customStatus as JobProgress | undefined;
-      if (s.instanceId === jobId && p?.phase === "restore" && p.batchesDone >= 1) {
-        stop();
-        if (proxy.dropAll() === 0) result.problems.push("no connection to cut mid-restore");
-      }
-    });
-  }
-
   private directClient(url: string): KeyClient {
     return directKeyClient(url, { emulatorCaCert: this.emulator.caCert, maxRetries: 8 });
   }
 
-  private print(r: CycleResult): void {
-    if (this.options.json) return;
-    const f = r.faults;
-    const injected = [
-      f.throttled429 && `429×${f.throttled429}`,
-      f.unavailable503 && `503×${f.unavailable503}`,
-      f.droppedBeforeVault && `cut-before×${f.droppedBeforeVault}`,
-      f.droppedByProxy && `proxy-cut×${f.droppedByProxy}`,
-      f.stalls && `stall×${f.stalls}`,
-      f.azuriteOutages && `azurite-down ${f.azuriteOutageSeconds.toFixed(0)} s`,
-      f.cliKills && `SIGKILL×${f.cliKills}`,
-      f.answersLost && `lost-answer×${f.answersLost}`,
-    ].filter(Boolean).join(" ");
-    process.stdout.write(
-      `cycle ${String(r.index).padStart(2)} ${r.kind.padEnd(14)} ${String(r.keys).padStart(3)} keys × ${r.versions}  ` +
-        `${r.seconds.toFixed(1).padStart(5)} s  failed ${r.backupFailed}/${r.restoreFailed}  lost ${r.keysLost}  overwritten ${r.blobsOverwritten}  ${injected}\n`,
-    );
-    for (const p of r.problems.slice(0, 10)) process.stdout.write(`    ! ${p}\n`);
-  }
-}
-
-function describe(result: CliResult): string {
-  return `exit ${result.code ?? result.signal}: ${(result.stderr || result.stdout).trim().split("\n").slice(-2).join(" | ").slice(0, 300)}`;
 }
 
 async function main(): Promise<number> {

@@ -65,52 +65,30 @@ export interface Services {
 
 export function createServices(options: ServiceOptions = {}): Services {
   const emulatorCa = once(() => options.emulatorCaCert ?? (options.emulatorCaPath ? readFileSync(options.emulatorCaPath, "utf8") : undefined));
-  const credential = once(() => keyVaultCredentialFor(emulatorCa(), options.credential));
-  const vaults = once(() =>
-    createVaultConnections({
-      credential: credential(),
-      emulatorCaCert: emulatorCa(),
-      maxOperationsPer10s: options.maxOperationsPer10s ?? DEFAULT_MAX_OPERATIONS_PER_10S,
-      maxRetries: options.keyClientMaxRetries,
-      tryTimeoutMs: options.tryTimeoutMs,
-    }),
-  );
-  const keyClients = once(() => keyClientsOf(vaults()));
-  const hsmClients = once(() => createHsmClientFactory({ credential: credential(), emulatorCaCert: emulatorCa() }));
-  const hsmStorageAccess = once(
-    () =>
+  const services: Services = builtOnFirstUse<Services>({
+    keyVaultCredential: () => keyVaultCredentialFor(emulatorCa(), options.credential),
+    storageCredential: () => azureCredential(),
+    vaults: () =>
+      createVaultConnections({
+        credential: services.keyVaultCredential,
+        emulatorCaCert: emulatorCa(),
+        maxOperationsPer10s: options.maxOperationsPer10s ?? DEFAULT_MAX_OPERATIONS_PER_10S,
+        maxRetries: options.keyClientMaxRetries,
+        tryTimeoutMs: options.tryTimeoutMs,
+      }),
+    keyClients: () => keyClientsOf(services.vaults),
+    hsmClients: () => createHsmClientFactory({ credential: services.keyVaultCredential, emulatorCaCert: emulatorCa() }),
+    hsmStorageAccess: () =>
       options.hsmStorageAccess ??
       createHsmStorageAccess({
         mode: options.hsmSasMode ?? "managedIdentity",
         ...(options.hsmSasStorage !== undefined ? { storage: options.hsmSasStorage } : {}),
-        ...(options.hsmSasMode === "userDelegationSas" ? { credential: azureCredential() } : {}),
+        ...(options.hsmSasMode === "userDelegationSas" ? { credential: services.storageCredential } : {}),
       }),
-  );
-  const store = once(() => options.store ?? openBackupStore({ storage: options.storage ?? "", container: options.container ?? "kvbackup", credential: azureCredential() }));
-  return {
-    get keyVaultCredential() {
-      return credential();
-    },
-    get storageCredential() {
-      return azureCredential();
-    },
-    get vaults() {
-      return vaults();
-    },
-    get keyClients() {
-      return keyClients();
-    },
-    get hsmClients() {
-      return hsmClients();
-    },
-    get hsmStorageAccess() {
-      return hsmStorageAccess();
-    },
-    get store() {
-      return store();
-    },
-    ...(options.log ? { log: options.log } : {}),
-  };
+    store: () => options.store ?? openBackupStore({ storage: options.storage ?? "", container: options.container ?? "kvbackup", credential: services.storageCredential }),
+    log: () => options.log,
+  });
+  return services;
 }
 
 /** The services of the Functions app, from its settings. */
@@ -126,6 +104,16 @@ export function servicesFromConfig(config: KvBackupConfig): Services {
 }
 
 let sharedAzureCredential: TokenCredential | undefined;
+
+/** An object whose every property is made by its function when first read, and then kept (a make that throws is not kept). */
+function builtOnFirstUse<T extends object>(makers: { readonly [K in keyof T]-?: () => T[K] }): T {
+  const target = {} as T;
+  for (const key of Object.keys(makers) as (keyof T)[]) {
+    const make = once(makers[key]);
+    Object.defineProperty(target, key, { enumerable: true, get: make });
+  }
+  return target;
+}
 
 /** The value of `make()`, made on the first call; a call that throws is not remembered. */
 function once<T>(make: () => T): () => T {

@@ -2,7 +2,8 @@ import { z } from "zod";
 import type { JobTuning } from "./contracts";
 import { DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "./tuning";
 import { scheduleProblem } from "./jobs/schedule";
-import { endpointProblem } from "./validation";
+import { CONTAINER_NAME, isContainerName } from "./names";
+import { endpointProblem, wholeNumberSchema } from "./validation";
 
 /**
  * Every setting of the Functions app, read once and checked together: a misconfigured app reports
@@ -38,12 +39,7 @@ export class ConfigurationError extends Error {
   }
 }
 
-const int = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `must be from ${min} to ${max}`);
+const int = (min: number, max: number) => wholeNumberSchema(min, max);
 
 const list = z
   .string()
@@ -52,7 +48,7 @@ const list = z
 const schema = z.object({
   KVBACKUP_STORAGE: z.string().min(1, "is required (blob account URL or connection string)").optional(),
   AzureWebJobsStorage: z.string().optional(),
-  KVBACKUP_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, "is not a valid container name").default("kvbackup"),
+  KVBACKUP_CONTAINER: z.string().regex(CONTAINER_NAME, "is not a valid container name").default("kvbackup"),
   KVBACKUP_ALLOWED_VAULTS: list.default([]),
   KVBACKUP_ALLOWED_HSMS: list.default([]),
   KVBACKUP_BATCH_SIZE: int(1, 1000).optional(),
@@ -141,7 +137,7 @@ export function containerUrlProblem(value: string, allowLoopback: boolean): stri
   const segments = url.pathname.split("/").filter(Boolean);
   // Azurite puts the account name first in the path: http://127.0.0.1:10000/devstoreaccount1/container.
   const container = segments[loopback ? 1 : 0];
-  if (segments.length !== (loopback ? 2 : 1) || !container || !/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(container)) {
+  if (segments.length !== (loopback ? 2 : 1) || !container || !isContainerName(container)) {
     return "must be a blob container URL: https://<account>.blob.core.windows.net/<container>";
   }
   return undefined;

@@ -55,6 +55,27 @@ export const globSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+/** Digits only (no sign, point, exponent or separator), at most `maxDigits` of them. */
+function wholeNumberPattern(maxDigits: number | undefined): RegExp {
+  return maxDigits === undefined ? /^\d+$/ : new RegExp(`^\\d{1,${maxDigits}}$`);
+}
+
+/** Whether `text` is a whole number from min to max; the reason when not: "not" (a whole number) or "range". */
+export function wholeNumberProblem(text: string, min: number, max: number, maxDigits?: number): "not" | "range" | undefined {
+  if (!wholeNumberPattern(maxDigits).test(text)) return "not";
+  const n = Number(text);
+  return n >= min && n <= max ? undefined : "range";
+}
+
+/** A setting or query parameter that is a whole number from min to max. */
+export function wholeNumberSchema(min: number, max: number, maxDigits?: number) {
+  return z
+    .string()
+    .regex(wholeNumberPattern(maxDigits), "must be a whole number")
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be from ${min} to ${max}`);
+}
+
 export const jobIdSchema = z.string().refine(isValidJobId, "must be 1-64 letters, digits or '-', starting with a letter or digit");
 
 /** `field: reason` for the first problem of a failed parse. */

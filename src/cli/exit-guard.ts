@@ -26,8 +26,8 @@ export interface JobGuard {
 
 /** The parts of `process` the guard uses (a test passes its own). */
 export interface GuardedProcess {
-  on(event: "beforeExit" | "exit" | "SIGINT" | "SIGTERM", listener: (...args: any[]) => void): unknown;
-  off(event: "beforeExit" | "exit" | "SIGINT" | "SIGTERM", listener: (...args: any[]) => void): unknown;
+  on(event: "beforeExit" | "exit" | "SIGINT" | "SIGTERM", listener: (...args: unknown[]) => void): unknown;
+  off(event: "beforeExit" | "exit" | "SIGINT" | "SIGTERM", listener: (...args: unknown[]) => void): unknown;
   exit(code: number): never | void;
   exitCode?: number | string | null | undefined;
 }

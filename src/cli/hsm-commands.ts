@@ -1,17 +1,17 @@
-import { readFileSync } from "node:fs";
-import { Command, InvalidArgumentError, Option } from "commander";
-import type { HsmBackupInput, HsmJobSummary, HsmProgress, HsmRestoreInput } from "../contracts";
+import { Command, Option } from "commander";
+import type { HsmJobSummary, HsmProgress } from "../contracts";
 import { createServices, type Services } from "../composition";
+import { hsmBackupInput, hsmRestoreInput } from "../jobs/inputs";
 import type { LocalDurableHost } from "../local/durable-host";
 import { LocalRuntime, newJobId, type JobHandle } from "../local/runtime";
 import { HSM_SAS_MODES, HsmStorageAccessError, parseContainerUrl, splitFolderUrl, type HsmSasMode } from "../storage/hsm-storage-access";
+import { isKeyName } from "../names";
 import { redactUrl } from "../util/redact-url";
 import { DEFAULT_HSM_POLLING } from "../tuning";
-import { endpointProblem, jobIdSchema } from "../validation";
 import { ExitCode, UsageError } from "../error-responses";
 import type { JobGuard } from "./exit-guard";
 import type { Io } from "./main";
-import { DEFAULT_STATE_DIR } from "./options";
+import { DEFAULT_STATE_DIR, checkEndpoint, emulatorCaOption, jsonOption, stateDirOption, checkJobId, readEmulatorCa, wholeNumberOption } from "./options";
 import { runJob } from "./run-job";
 
 /**
@@ -38,7 +38,6 @@ interface HsmSharedOptions {
   timeoutMinutes: number;
 }
 
-const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 
 export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers): void {
   const { io, setExit, argv, guard } = helpers;
@@ -46,8 +45,8 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
   const withShared = (cmd: Command) =>
     cmd
       .requiredOption("--hsm <url>", "Managed HSM URL, e.g. https://myhsm.managedhsm.azure.net")
-      .option("--emulator-ca <file>", "trust this certificate and use a local test token (for the kvbackup emulator)")
-      .option("--json", "print one JSON document on stdout")
+      .addOption(emulatorCaOption())
+      .addOption(jsonOption())
       .addOption(
         new Option("--sas-mode <mode>", "how the HSM reaches storage: its managed identity, or a SAS minted for this job")
           .choices([...HSM_SAS_MODES])
@@ -55,15 +54,11 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
           .env("KVBACKUP_HSM_SAS_MODE"),
       )
       .addOption(new Option("--storage <connection-string>", "with --sas-mode accountSas: the connection string whose account key signs the SAS").env("KVBACKUP_STORAGE"))
-      .addOption(
-        // The same default as the other commands: an interrupted wait can always be resumed with --job-id.
-        new Option("--state-dir <dir>", "job histories are kept here, so an interrupted job can be resumed with --job-id")
-          .env("KVBACKUP_STATE_DIR")
-          .default(DEFAULT_STATE_DIR, "~/.kvbackup/jobs"),
-      )
+      // The same default as the other commands: an interrupted wait can always be resumed with --job-id.
+      .addOption(stateDirOption())
       .option("--job-id <id>", "job id; re-run with the same id and --state-dir to resume waiting for an interrupted job")
-      .option("--poll-interval-ms <ms>", "first wait between status checks (it grows up to a minute)", intIn("--poll-interval-ms", 100, 3_600_000), DEFAULT_HSM_POLLING.initialIntervalMs)
-      .option("--timeout-minutes <n>", "give up waiting after this long", intIn("--timeout-minutes", 1, 7 * 24 * 60), Math.round(DEFAULT_HSM_POLLING.timeoutMs / 60_000));
+      .option("--poll-interval-ms <ms>", "first wait between status checks (it grows up to a minute)", wholeNumberOption("--poll-interval-ms", 100, 3_600_000), DEFAULT_HSM_POLLING.initialIntervalMs)
+      .option("--timeout-minutes <n>", "give up waiting after this long", wholeNumberOption("--timeout-minutes", 1, 7 * 24 * 60), Math.round(DEFAULT_HSM_POLLING.timeoutMs / 60_000));
 
   withShared(
     program
@@ -72,11 +67,11 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
       .requiredOption("--container-url <url>", "blob container URL without SAS, e.g. https://myaccount.blob.core.windows.net/hsm-backups"),
   ).action(async (opts: HsmSharedOptions & { containerUrl: string }) => {
     const emulatorCa = readEmulatorCa(opts.emulatorCa);
-    checkHsm(opts.hsm, emulatorCa !== undefined);
+    checkEndpoint("--hsm", opts.hsm, "hsm", emulatorCa !== undefined);
     const container = parseContainerUrl(opts.containerUrl);
     if (typeof container === "string") throw new UsageError(`--container-url: "${redactUrl(opts.containerUrl).slice(0, 100)}" ${container}`);
     checkLoopbackStorage("--container-url", container.containerUrl, emulatorCa !== undefined);
-    const input: HsmBackupInput = { hsmUrl: opts.hsm, containerUrl: container.containerUrl, polling: polling(opts) };
+    const input = hsmBackupInput(opts.hsm, container.containerUrl, polling(opts));
     await run((runtime, jobId) => runtime.startHsmBackup(input, jobId), "hsm-backup", opts, emulatorCa);
   });
 
@@ -88,19 +83,14 @@ export function registerHsmCommands(program: Command, helpers: HsmCommandHelpers
       .option("--key <name>", "restore only this key (every version it had in the backup)"),
   ).action(async (opts: HsmSharedOptions & { folder: string; key?: string }) => {
     const emulatorCa = readEmulatorCa(opts.emulatorCa);
-    checkHsm(opts.hsm, emulatorCa !== undefined);
+    checkEndpoint("--hsm", opts.hsm, "hsm", emulatorCa !== undefined);
     const folder = splitFolderUrl(opts.folder);
     if (typeof folder === "string") throw new UsageError(`--folder: "${redactUrl(opts.folder).slice(0, 100)}" ${folder}`);
     checkLoopbackStorage("--folder", folder.container.containerUrl, emulatorCa !== undefined);
-    if (opts.key !== undefined && !KEY_NAME.test(opts.key)) {
+    if (opts.key !== undefined && !isKeyName(opts.key)) {
       throw new UsageError(`--key: "${opts.key.slice(0, 100)}" is not a key name (1-127 letters, digits and '-')`);
     }
-    const input: HsmRestoreInput = {
-      hsmUrl: opts.hsm,
-      folderUrl: `${folder.container.containerUrl}/${folder.folderName}`,
-      ...(opts.key !== undefined ? { keyName: opts.key } : {}),
-      polling: polling(opts),
-    };
+    const input = hsmRestoreInput(opts.hsm, `${folder.container.containerUrl}/${folder.folderName}`, opts.key, polling(opts));
     await run((runtime, jobId) => runtime.startHsmRestore(input, jobId), opts.key ? "hsm-restore (selective)" : "hsm-restore", opts, emulatorCa);
   });
 
@@ -187,42 +177,10 @@ function polling(opts: HsmSharedOptions) {
   };
 }
 
-function checkHsm(value: string, allowLoopback: boolean): void {
-  const problem = endpointProblem(value, "hsm", { allowLoopback });
-  if (problem) throw new UsageError(`--hsm: "${value.slice(0, 100)}" ${problem}`);
-}
-
 /** A loopback container (Azurite) only makes sense with the local emulator. */
 function checkLoopbackStorage(flag: string, containerUrl: string, emulator: boolean): void {
   const host = new URL(containerUrl).hostname.toLowerCase();
   if (!emulator && ["127.0.0.1", "localhost", "[::1]", "::1"].includes(host)) {
     throw new UsageError(`${flag}: names a loopback host: only allowed with --emulator-ca (the local emulator)`);
   }
-}
-
-function checkJobId(jobId: string | undefined): string | undefined {
-  if (jobId === undefined) return undefined;
-  const parsed = jobIdSchema.safeParse(jobId);
-  if (!parsed.success) throw new UsageError(`--job-id: ${parsed.error.issues[0]!.message}`);
-  return jobId;
-}
-
-function readEmulatorCa(path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  let pem: string;
-  try {
-    pem = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
-  }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--emulator-ca: ${path} is not a PEM certificate`);
-  return pem;
-}
-
-function intIn(flag: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
-    return n;
-  };
 }

@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import type { BackupSummary, ConflictPolicy, RestoreSummary } from "../contracts";
 import { createServices } from "../composition";
 import { LocalRuntime, newJobId } from "../local/runtime";
@@ -7,11 +6,10 @@ import type { BackupStore } from "../storage/backup-store";
 import { listBackupSets } from "../storage/catalog";
 import { BackupSetReader } from "../storage/backup-set-reader";
 import { BackupSetNotFoundError } from "../storage/errors";
-import { endpointProblem, globSchema, jobIdSchema } from "../validation";
 import { ExitCode, UsageError, errorResponse } from "../error-responses";
 import type { JobGuard } from "./exit-guard";
 import { createProgressReporter } from "./progress";
-import { DEFAULT_STATE_DIR } from "./options";
+import { DEFAULT_STATE_DIR, checkEndpoint, emulatorCaOption, jsonOption, stateDirOption, checkGlobs, checkJobId, checkStore, collect, readEmulatorCa, wholeNumberOption } from "./options";
 import { runJob } from "./run-job";
 import { registerHsmCommands } from "./hsm-commands";
 import { registerStatusCommand } from "./status-command";
@@ -79,17 +77,13 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
     cmd
       .addOption(new Option("--storage <target>", "backup store: a connection string, a blob account URL, or a folder (path or file: URL)").env("KVBACKUP_STORAGE"))
       .option("--container <name>", "blob container for backup sets (created if missing)", "kvbackup")
-      .option("--emulator-ca <file>", "trust this certificate and use a local test token (for the kvbackup emulator)")
-      .option("--json", "print one JSON document on stdout")
-      .addOption(
-        new Option("--state-dir <dir>", "job histories are kept here, so an interrupted job can be resumed with --job-id")
-          .env("KVBACKUP_STATE_DIR")
-          .default(DEFAULT_STATE_DIR, "~/.kvbackup/jobs"),
-      )
-      .option("--batch-size <n>", "keys per batch activity", positiveInt("--batch-size", 1, 1000))
-      .option("--batches-in-flight <n>", "batch activities at once", positiveInt("--batches-in-flight", 1, 256))
-      .option("--key-concurrency <n>", "Key Vault calls at once inside a batch", positiveInt("--key-concurrency", 1, 256))
-      .option("--max-ops-per-10s <n>", "pace Key Vault calls to this budget per vault (4000 for software keys, 2000 for HSM keys; 0 = no pacing)", nonNegativeInt("--max-ops-per-10s", 0, 1_000_000));
+      .addOption(emulatorCaOption())
+      .addOption(jsonOption())
+      .addOption(stateDirOption())
+      .option("--batch-size <n>", "keys per batch activity", wholeNumberOption("--batch-size", 1, 1000))
+      .option("--batches-in-flight <n>", "batch activities at once", wholeNumberOption("--batches-in-flight", 1, 256))
+      .option("--key-concurrency <n>", "Key Vault calls at once inside a batch", wholeNumberOption("--key-concurrency", 1, 256))
+      .option("--max-ops-per-10s <n>", "pace Key Vault calls to this budget per vault (4000 for software keys, 2000 for HSM keys; 0 = no pacing)", wholeNumberOption("--max-ops-per-10s", 0, 1_000_000));
 
   withShared(
     program
@@ -105,7 +99,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
       .option("--job-id <id>", "job id; re-run with the same id and --state-dir to resume an interrupted job"),
   ).action(async (opts: SharedOptions & { vault: string; include: string[]; exclude: string[]; versionDetails: boolean; jobId?: string }) => {
     const emulatorCa = readEmulatorCa(opts.emulatorCa);
-    checkEndpoint("--vault", opts.vault, emulatorCa !== undefined);
+    checkEndpoint("--vault", opts.vault, "any", emulatorCa !== undefined);
     checkGlobs(opts.include, "--include");
     checkGlobs(opts.exclude, "--exclude");
     const jobId = checkJobId(opts.jobId) ?? newJobId();
@@ -131,7 +125,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
   ).action(
     async (opts: SharedOptions & { backupSet: string; vault?: string; include: string[]; exclude: string[]; dryRun?: boolean; onConflict: ConflictPolicy; jobId?: string }) => {
       const emulatorCa = readEmulatorCa(opts.emulatorCa);
-      if (opts.vault !== undefined) checkEndpoint("--vault", opts.vault, emulatorCa !== undefined);
+      if (opts.vault !== undefined) checkEndpoint("--vault", opts.vault, "any", emulatorCa !== undefined);
       checkGlobs(opts.include, "--include");
       checkGlobs(opts.exclude, "--exclude");
       const jobId = checkJobId(opts.jobId) ?? newJobId();
@@ -139,7 +133,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
       // Resolve the set before anything starts: a wrong id is bad input, not a failed job.
       const paths = await locateBackupSet(store, opts.backupSet);
       const manifest = await new BackupSetReader(store).manifest(paths);
-      if (opts.vault === undefined) checkEndpoint("the set's source vault", manifest.vaultUrl, emulatorCa !== undefined);
+      if (opts.vault === undefined) checkEndpoint("the set's source vault", manifest.vaultUrl, "any", emulatorCa !== undefined);
       await runJob({
         ...jobCommand(opts, jobId, createRuntime(opts, store, emulatorCa), opts.dryRun ? "plan" : "restore"),
         start: (runtime) =>
@@ -165,7 +159,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
       .description("list the backup sets of a vault, newest first")
       .requiredOption("--vault <url>", "vault URL"),
   ).action(async (opts: SharedOptions & { vault: string }) => {
-    checkEndpoint("--vault", opts.vault, true);
+    checkEndpoint("--vault", opts.vault, "any", true);
     const store = await openStore(opts);
     const sets = await listBackupSets(store, opts.vault);
     if (opts.json) {
@@ -224,11 +218,7 @@ function createRuntime(opts: SharedOptions, store: BackupStore, emulatorCa: stri
 }
 
 async function openStore(opts: SharedOptions): Promise<BackupStore> {
-  if (!opts.storage) throw new UsageError("--storage is required (or set KVBACKUP_STORAGE): a connection string, a blob account URL or a folder");
-  if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(opts.container)) {
-    throw new UsageError(`--container: "${opts.container}" is not a valid container name (3-63 lowercase letters, digits and single hyphens)`);
-  }
-  return createServices({ storage: opts.storage, container: opts.container }).store;
+  return createServices({ storage: checkStore(opts.storage, opts.container), container: opts.container }).store;
 }
 
 /** The set's folder; when the store itself is missing, the error says so (a wrong --storage or --container). */
@@ -315,51 +305,4 @@ function exitCodeOf(s: { keys: { failed: number } }): number {
 /** Where the rest is, when a summary lists only the first of its keys. */
 function more(total: number, listed: number, reportPath: string): string[] {
   return total > listed ? [`  … ${total - listed} more in ${reportPath}`] : [];
-}
-
-function readEmulatorCa(path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  try {
-    const pem = readFileSync(path, "utf8");
-    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--emulator-ca: ${path} is not a PEM certificate`);
-    return pem;
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    throw new UsageError(`--emulator-ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
-  }
-}
-
-function checkEndpoint(flag: string, value: string, allowLoopback: boolean): void {
-  const problem = endpointProblem(value, "any", { allowLoopback });
-  if (problem) throw new UsageError(`${flag}: "${value.slice(0, 100)}" ${problem}`);
-}
-
-function checkGlobs(globs: string[], flag: string): void {
-  for (const glob of globs) {
-    const parsed = globSchema.safeParse(glob);
-    if (!parsed.success) throw new UsageError(`${flag}: "${glob.slice(0, 100)}" ${parsed.error.issues[0]!.message}`);
-  }
-}
-
-function checkJobId(jobId: string | undefined): string | undefined {
-  if (jobId === undefined) return undefined;
-  const parsed = jobIdSchema.safeParse(jobId);
-  if (!parsed.success) throw new UsageError(`--job-id: ${parsed.error.issues[0]!.message}`);
-  return jobId;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function positiveInt(flag: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
-
-function nonNegativeInt(flag: string, min: number, max: number) {
-  return positiveInt(flag, min, max);
 }

@@ -1,8 +1,8 @@
 import { Command, Option } from "commander";
 import { vaultStatusFromStore, type TargetStatus } from "../jobs/status";
 import { createServices } from "../composition";
-import { endpointProblem } from "../validation";
-import { ExitCode, UsageError } from "../error-responses";
+import { ExitCode } from "../error-responses";
+import { checkEndpoint, checkStore } from "./options";
 import type { Io } from "./main";
 
 /**
@@ -20,15 +20,8 @@ export function registerStatusCommand(program: Command, helpers: { readonly io: 
     .option("--container <name>", "blob container of the backup sets", "kvbackup")
     .option("--json", "print one JSON document on stdout")
     .action(async (opts: { vault: string[]; storage?: string; container: string; json?: boolean }) => {
-      for (const vault of opts.vault) {
-        const problem = endpointProblem(vault, "any", { allowLoopback: true });
-        if (problem) throw new UsageError(`--vault: "${vault.slice(0, 100)}" ${problem}`);
-      }
-      if (!opts.storage) throw new UsageError("--storage is required (or set KVBACKUP_STORAGE): a connection string, a blob account URL or a folder");
-      if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(opts.container)) {
-        throw new UsageError(`--container: "${opts.container}" is not a valid container name (3-63 lowercase letters, digits and single hyphens)`);
-      }
-      const store = createServices({ storage: opts.storage, container: opts.container }).store;
+      for (const vault of opts.vault) checkEndpoint("--vault", vault, "any", true);
+      const store = createServices({ storage: checkStore(opts.storage, opts.container), container: opts.container }).store;
       const now = new Date();
       const targets: TargetStatus[] = [];
       for (const vault of opts.vault) targets.push(await vaultStatusFromStore(store, vault, now));

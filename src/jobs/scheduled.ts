@@ -2,9 +2,8 @@ import type { KvBackupConfig } from "../config";
 import { OrchestratorNames, type HsmBackupInput, type VaultBackupInput } from "../contracts";
 import type { BackupStore } from "../storage/backup-store";
 import { applyRetention, type RetentionResult } from "../storage/retention";
-import { DEFAULT_ACTIVITY_RETRY } from "../retry-policies";
-import { DEFAULT_HSM_POLLING } from "../tuning";
 import { compactUtc, scheduledJobId, targetKey, type TargetKind } from "./ids";
+import { hsmBackupInput, vaultBackupInput } from "./inputs";
 import { parseSchedule, previousOccurrence } from "./schedule";
 import { startExclusive, type JobClient, type StartOutcome } from "./starter";
 import { targetStatuses } from "./status";
@@ -151,10 +150,10 @@ export async function runScheduledBackups(now: Date, client: JobClient, deps: Sc
 }
 
 function vaultInput(config: KvBackupConfig, vaultUrl: string): VaultBackupInput {
-  return { vaultUrl, include: [], exclude: [], versionDetails: config.versionDetails, tuning: config.tuning, retry: DEFAULT_ACTIVITY_RETRY };
+  return vaultBackupInput({ vaultUrl, include: [], exclude: [], versionDetails: config.versionDetails }, config.tuning);
 }
 
 function hsmInput(config: KvBackupConfig, hsmUrl: string): HsmBackupInput {
   if (!config.hsmBackupContainerUrl) throw new Error("KVBACKUP_HSM_BACKUP_CONTAINER_URL is not set");
-  return { hsmUrl, containerUrl: config.hsmBackupContainerUrl, polling: DEFAULT_HSM_POLLING };
+  return hsmBackupInput(hsmUrl, config.hsmBackupContainerUrl);
 }

@@ -1,4 +1,5 @@
 import type { KeyClient } from "@azure/keyvault-keys";
+import { PromiseCache } from "../util/promise-cache";
 import { toKeyVaultError } from "./errors";
 
 /**
@@ -12,21 +13,15 @@ import { toKeyVaultError } from "./errors";
  * parallel restores meets exactly this: a restore batch resumed after a crash, or run on a fresh Functions
  * worker. One request without a body first (a one-item key listing) settles the challenge.
  */
-const settled = new WeakMap<KeyClient, Promise<void>>();
+const settled = PromiseCache.weak<KeyClient, void>();
 
+/** Settles the client's challenge once; a failed attempt is not remembered, so the next batch tries again. */
 export function settleChallenge(client: KeyClient): Promise<void> {
-  let pending = settled.get(client);
-  if (!pending) {
-    pending = (async () => {
-      try {
-        await client.listPropertiesOfKeys().byPage({ maxPageSize: 1 }).next();
-      } catch (error) {
-        throw toKeyVaultError(error);
-      }
-    })();
-    settled.set(client, pending);
-    // A failed attempt is not remembered: the next batch tries again.
-    pending.catch(() => settled.delete(client));
-  }
-  return pending;
+  return settled.get(client, async () => {
+    try {
+      await client.listPropertiesOfKeys().byPage({ maxPageSize: 1 }).next();
+    } catch (error) {
+      throw toKeyVaultError(error);
+    }
+  });
 }

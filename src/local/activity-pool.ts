@@ -2,8 +2,11 @@ import { randomUUID } from "node:crypto";
 import { InvocationContext } from "@azure/functions";
 import { describeFailure, events, fromWireInput, type HistoryEvent } from "./durable-protocol";
 
-/** The same handler passed to df.app.activity. */
-export type ActivityFunction = (input: any, context: InvocationContext) => unknown | Promise<unknown>;
+/**
+ * The same handler passed to df.app.activity. Its input is whatever the orchestrator scheduled (checked
+ * against the activity's contract there, see orchestrators/retry.ts): the host only carries it.
+ */
+export type ActivityFunction = (input: never, context: InvocationContext) => unknown;
 
 export type LogHandler = (level: string, ...args: unknown[]) => void;
 
@@ -92,7 +95,7 @@ export class ActivityPool {
       if (!fn) throw new ActivityNotFoundError(`activity function '${job.name}' is not registered with the local host`);
       const context = new InvocationContext({ functionName: job.name, invocationId: randomUUID(), logHandler: this.hooks.logHandler(job.name) });
       // Input and output cross JSON as on the real host, so unserializable data fails here too.
-      const result = await fn(fromWireInput(job.input), context);
+      const result = await fn(fromWireInput(job.input) as never, context);
       event = events.taskCompleted(this.hooks.now(), job.eventId, JSON.stringify(result) ?? "null");
     } catch (error) {
       const failure = describeFailure(error);

@@ -4,7 +4,7 @@ import * as df from "durable-functions";
 import { flattenActions, LATEST_REPLAY_SCHEMA, type HistoryEvent, type WireAction } from "./durable-protocol";
 
 /** The same function passed to df.app.orchestration. */
-export type OrchestratorFunction = (context: df.OrchestrationContext) => Generator<unknown, unknown, any>;
+export type OrchestratorFunction = (context: df.OrchestrationContext) => Generator<unknown, unknown, never>;
 
 /** What the library's wrapped orchestration handler is called with and returns. */
 type WrappedHandler = (trigger: unknown, context: InvocationContext) => Promise<unknown>;
@@ -73,7 +73,7 @@ export class OrchestratorAdapter {
   constructor(readonly name: string, fn: OrchestratorFunction) {
     const sink = this.escaped;
     // yield* forwards next/throw/return unchanged; the wrapper only notes what escapes.
-    const observed: OrchestratorFunction = function* (context) {
+    const observed = function* (context: df.OrchestrationContext): ReturnType<OrchestratorFunction> {
       try {
         return yield* fn(context);
       } catch (error) {

@@ -12,15 +12,13 @@ import {
   type OrchestratorName,
   type OrchestratorOutput,
   type RestoreSummary,
-  type VaultBackupInput,
-  type VaultRestoreInput,
 } from "../contracts";
 import { createServices, type Services } from "../composition";
 import type { KeyClientFactory } from "../keyvault/clients";
 import { createActivityHandlers, createHsmActivityHandlers, forLocalHost, orchestrators } from "../registry";
+import { vaultBackupInput, vaultRestoreInput, type VaultBackupRequest, type VaultRestoreRequest } from "../jobs/inputs";
 import { lineLogger } from "../monitoring/log-events";
 import type { BackupStore } from "../storage/backup-store";
-import { DEFAULT_ACTIVITY_RETRY } from "../retry-policies";
 import { DEFAULT_TUNING } from "../tuning";
 import { DurableHostError, LocalDurableHost, type OrchestrationStatus } from "./durable-host";
 import { JobArgumentsMismatchError, differingJobArguments } from "./job-arguments";
@@ -95,14 +93,12 @@ export class LocalRuntime {
    * Starts a backup; with a job id whose history is in the state directory, resumes that job instead
    * (its stored input wins), and a job that already finished just reports its result again.
    */
-  async startBackup(request: Omit<VaultBackupInput, "tuning" | "retry">, jobId = newJobId()): Promise<JobHandle<BackupSummary>> {
-    const input: VaultBackupInput = { ...request, tuning: this.tuning, retry: DEFAULT_ACTIVITY_RETRY };
-    return this.start(OrchestratorNames.vaultBackup, jobId, input);
+  async startBackup(request: VaultBackupRequest, jobId = newJobId()): Promise<JobHandle<BackupSummary>> {
+    return this.start(OrchestratorNames.vaultBackup, jobId, vaultBackupInput(request, this.tuning));
   }
 
-  async startRestore(request: Omit<VaultRestoreInput, "tuning" | "retry">, jobId = newJobId()): Promise<JobHandle<RestoreSummary>> {
-    const input: VaultRestoreInput = { ...request, tuning: this.tuning, retry: DEFAULT_ACTIVITY_RETRY };
-    return this.start(OrchestratorNames.vaultRestore, jobId, input);
+  async startRestore(request: VaultRestoreRequest, jobId = newJobId()): Promise<JobHandle<RestoreSummary>> {
+    return this.start(OrchestratorNames.vaultRestore, jobId, vaultRestoreInput(request, this.tuning));
   }
 
   /** A Managed HSM full backup; resumed and reported again like the vault jobs. */

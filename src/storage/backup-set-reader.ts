@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { PromiseCache } from "../util/promise-cache";
 import type { BackupStore } from "./backup-store";
 import { BackupSetPaths, inventorySchema, isVaultFolderName, manifestPlacementProblem, manifestSchema, parseBackupSetRef, parseDocument, type Inventory, type Manifest } from "./backup-set";
 import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundError, DamagedBackupDocumentError } from "./errors";
@@ -8,9 +9,11 @@ import { AmbiguousBackupSetError, BackupSetIncompleteError, BackupSetNotFoundErr
  * the same inventory or manifest, and re-reading a 10,000-key document per batch wastes minutes.
  */
 export class BackupSetReader {
-  private readonly cache = new Map<string, Promise<unknown>>();
+  private readonly cache: PromiseCache<string, unknown>;
 
-  constructor(private readonly store: BackupStore, private readonly maxCached = 4) {}
+  constructor(private readonly store: BackupStore, maxCached = 4) {
+    this.cache = PromiseCache.bounded(maxCached);
+  }
 
   inventory(paths: BackupSetPaths): Promise<Inventory> {
     return this.cached(paths.inventory, async () => parseDocument(inventorySchema, paths.inventory, await this.store.read(paths.inventory)));
@@ -53,15 +56,8 @@ export class BackupSetReader {
     return (await this.store.exists(paths.manifest)) || (await this.store.exists(paths.inventory));
   }
 
+  /** Each path holds one kind of document, so what was loaded for it is of the type its caller loads. */
   private cached<T>(path: string, load: () => Promise<T>): Promise<T> {
-    let entry = this.cache.get(path) as Promise<T> | undefined;
-    if (!entry) {
-      entry = load();
-      this.cache.set(path, entry);
-      // A failed read must not stick: the next attempt reads again.
-      entry.catch(() => this.cache.delete(path));
-      while (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
-    }
-    return entry;
+    return this.cache.get(path, load) as Promise<T>;
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { KEY_NAME } from "../names";
 import type { BackupSetState } from "../contracts";
 import { DamagedBackupDocumentError, InvalidBackupSetIdError, truncate } from "./errors";
 
@@ -98,10 +99,10 @@ export function sha256Hex(data: Uint8Array): string {
 
 // ---------------------------------------------------------------- documents
 
-const KEY_NAME = z.string().regex(/^[0-9a-zA-Z-]{1,127}$/);
+const KEY_NAME_FIELD = z.string().regex(KEY_NAME);
 
 export const inventoryEntrySchema = z.object({
-  name: KEY_NAME,
+  name: KEY_NAME_FIELD,
   /** Backs a certificate: the service refuses its backup as a key. */
   managed: z.boolean(),
   updatedOn: z.string().optional(),
@@ -142,13 +143,13 @@ export const inventorySchema = z.object({
   versionDetails: z.boolean().optional(),
   /** Sorted by name; batch i backs up `toBackUp[i*batchSize … (i+1)*batchSize)`. */
   toBackUp: z.array(inventoryEntrySchema),
-  skipped: z.array(z.object({ name: KEY_NAME, reason: z.string() })),
+  skipped: z.array(z.object({ name: KEY_NAME_FIELD, reason: z.string() })),
 });
 export type Inventory = z.infer<typeof inventorySchema>;
 
 export const keyResultSchema = z.discriminatedUnion("result", [
   z.object({
-    name: KEY_NAME,
+    name: KEY_NAME_FIELD,
     result: z.literal("succeeded"),
     /** Absent when the set was taken without version details (the manifest's versionDetails is false). */
     versionCount: z.number().int().nonnegative().optional(),
@@ -164,8 +165,8 @@ export const keyResultSchema = z.discriminatedUnion("result", [
     size: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   }),
-  z.object({ name: KEY_NAME, result: z.literal("failed"), reason: z.string() }),
-  z.object({ name: KEY_NAME, result: z.literal("skipped"), reason: z.string() }),
+  z.object({ name: KEY_NAME_FIELD, result: z.literal("failed"), reason: z.string() }),
+  z.object({ name: KEY_NAME_FIELD, result: z.literal("skipped"), reason: z.string() }),
 ]);
 export type KeyResult = z.infer<typeof keyResultSchema>;
 export type SucceededKeyResult = Extract<KeyResult, { result: "succeeded" }>;

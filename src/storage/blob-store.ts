@@ -7,6 +7,7 @@ import {
   type StoragePipelineOptions,
   type StorageRetryOptions,
 } from "@azure/storage-blob";
+import { isContainerName } from "../names";
 import { DEFAULT_BLOB_STORE_RETRY } from "../retry-policies";
 import { mapWithConcurrency } from "../util/pool";
 import { redactUrl } from "../util/redact-url";
@@ -103,7 +104,7 @@ function connectionStringProblem(err: unknown): string {
 
 /** Container names: 3–63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit. */
 export function checkContainerName(container: string): string {
-  if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(container)) {
+  if (!isContainerName(container)) {
     throw new InvalidStorageError(
       `invalid container name "${container.slice(0, 80)}": use 3-63 lowercase letters, digits and single hyphens`);
   }

@@ -8,6 +8,7 @@ import {
   type BlobSASSignatureValues,
 } from "@azure/storage-blob";
 import type { HsmStorageParameters } from "../keyvault/hsm-admin-client";
+import { isContainerName } from "../names";
 import { accountKeyOf } from "../util/connection-string";
 import { redactUrl } from "../util/redact-url";
 
@@ -117,7 +118,6 @@ export interface ContainerLocation {
   readonly containerName: string;
 }
 
-const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
 
 /**
@@ -144,7 +144,7 @@ export function parseContainerUrl(value: string): ContainerLocation | string {
       : "must be a container URL: https://<account>.blob.core.windows.net/<container>";
   }
   const containerName = segments[expected - 1]!;
-  if (!CONTAINER_NAME.test(containerName)) return `names an invalid container "${containerName.slice(0, 70)}"`;
+  if (!isContainerName(containerName)) return `names an invalid container "${containerName.slice(0, 70)}"`;
   const accountName = loopback ? segments[0]! : url.hostname.split(".")[0]!;
   const accountUrl = loopback ? `${url.origin}/${accountName}` : url.origin;
   return { containerUrl: `${accountUrl}/${containerName}`, accountUrl, accountName, containerName };

@@ -38,7 +38,7 @@ function pathProblem(path: string): string | undefined {
   if (path === "") return "empty";
   if (path.length > MAX_PATH_LENGTH) return `longer than ${MAX_PATH_LENGTH} characters`;
   if (path.includes("\0")) return "contains NUL";
-  if (/[\x01-\x1f\x7f]/.test(path)) return "contains a control character";
+  if (hasControlCharacter(path)) return "contains a control character";
   if (path.includes("\\")) return "contains a backslash";
   if (path.startsWith("/")) return "absolute";
   // A colon makes a drive letter or an alternate data stream on Windows.
@@ -49,4 +49,13 @@ function pathProblem(path: string): string | undefined {
     if (TEMP_NAME.test(segment)) return "uses a reserved temporary-file name";
   }
   return undefined;
+}
+
+/** U+0001-U+001F or U+007F (NUL is refused on its own). */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code >= 0x01 && code <= 0x1f) || code === 0x7f) return true;
+  }
+  return false;
 }

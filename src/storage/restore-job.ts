@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KEY_NAME } from "../names";
 import { BackupSetPaths, isValidJobId } from "./backup-set";
 
 /**
@@ -34,8 +35,8 @@ export class RestoreJobPaths {
   }
 }
 
-const KEY_NAME = z.string().regex(/^[0-9a-zA-Z-]{1,127}$/);
-const keyIssueSchema = z.object({ name: KEY_NAME, reason: z.string() });
+const KEY_NAME_FIELD = z.string().regex(KEY_NAME);
+const keyIssueSchema = z.object({ name: KEY_NAME_FIELD, reason: z.string() });
 
 export const restorePlanDocumentSchema = z.object({
   format: z.literal(RESTORE_PLAN_FORMAT),
@@ -51,16 +52,16 @@ export const restorePlanDocumentSchema = z.object({
   blobsVerified: z.boolean(),
   batchSize: z.number().int().positive(),
   /** Names free in the target, in batch order: batch i restores toRestore[i*batchSize … (i+1)*batchSize). */
-  toRestore: z.array(KEY_NAME),
-  alreadyPresent: z.array(KEY_NAME),
-  softDeleted: z.array(KEY_NAME),
+  toRestore: z.array(KEY_NAME_FIELD),
+  alreadyPresent: z.array(KEY_NAME_FIELD),
+  softDeleted: z.array(KEY_NAME_FIELD),
   missingOrDamaged: z.array(keyIssueSchema),
   skippedAtBackup: z.array(keyIssueSchema),
 });
 export type RestorePlanDocument = z.infer<typeof restorePlanDocumentSchema>;
 
 export const restoreKeyResultSchema = z.object({
-  name: KEY_NAME,
+  name: KEY_NAME_FIELD,
   /** alreadyInTarget: the target holds the key exactly as backed up, restored by an earlier attempt of this job. */
   result: z.enum(["restored", "alreadyInTarget", "skipped", "failed"]),
   reason: z.string().optional(),
@@ -96,7 +97,7 @@ export const restoreReportSchema = z
     endedAt: z.string(),
     keys: z.object({ total: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), skipped: z.number().int() }),
     /** Restored (or found restored by an earlier attempt); for a dry run, the keys it would restore. */
-    succeeded: z.array(KEY_NAME),
+    succeeded: z.array(KEY_NAME_FIELD),
     skipped: z.array(keyIssueSchema),
     failed: z.array(keyIssueSchema),
     /** Names the restore had to wait for (still being deleted, recovered or purged in the target); absent when none. */

@@ -59,7 +59,7 @@ describe("the deploy package", () => {
       expect(files).toContain(needed);
     }
     expect(files.filter((f) => f.endsWith(".ts"))).toEqual([]);
-    expect(files.filter((f) => /^(test|scripts|src|infra|docs|bench)\/|^dist\/(test|scripts)\/|tsconfig|jest\.config|local\.settings/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(test|scripts|src|infra|docs|bench)\/|^dist\/(test|scripts)\/|tsconfig|jest\.config|eslint\.config|local\.settings/.test(f))).toEqual([]);
     expect(files.filter((f) => /reliability-kit|chaos-proxy/.test(f))).toEqual([]);
   });
 

@@ -27,7 +27,7 @@ let foreignSetId: string;
 beforeAll(async () => {
   ({ store, cleanup } = await tempStore());
   bareSetId = await writeSet(store, VAULT, "2026-03-01T02:00:00.000Z", "scheduled-kv-prod-keys-202603010200", "complete");
-  expect(bareSetId).toBe(SET_ID);
+  if (bareSetId !== SET_ID) throw new Error(`the fixture set is ${bareSetId}, not ${SET_ID}`);
   foreignSetId = await writeSet(store, FOREIGN_VAULT, "2026-03-02T02:00:00.000Z", "job-foreign", "complete");
   await writeSet(store, VAULT, "2026-03-05T02:00:00.000Z", "incomplete-job", "incomplete");
 });

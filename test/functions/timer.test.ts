@@ -1,3 +1,4 @@
+import { lineLogger } from "../../src/monitoring/log-events";
 import { OrchestratorNames, type HsmBackupInput, type VaultBackupInput } from "../../src/contracts";
 import { runScheduledBackups, ScheduledRunError, scheduleSlot } from "../../src/jobs/scheduled";
 import { listBackupSets } from "../../src/storage/catalog";
@@ -30,7 +31,7 @@ function deps(env: Record<string, string> = {}) {
     config: testConfig(env),
     store,
     // Each record goes through JSON like the real log line, so a record that cannot be one fails here.
-    log: (record: { event: string }) => records.push(JSON.parse(JSON.stringify({ source: "kvbackup", ...record }))),
+    log: lineLogger((line) => records.push(JSON.parse(line))),
   };
 }
 

@@ -7,12 +7,21 @@ import * as df from "durable-functions";
 import { ActionType, EventType, events, flattenActions, LATEST_REPLAY_SCHEMA, type HistoryEvent } from "../../src/local/durable-protocol";
 import { captureOrchestrationHandler, type OrchestratorFunction } from "../../src/local/orchestrator-adapter";
 
-// The library's internal modules, read only to compare numbers and shapes.
-const lib = (path: string): Record<string, any> => require(`durable-functions/lib/src/${path}`) as Record<string, any>;
-const { HistoryEventType } = lib("history/HistoryEventType");
-const { ActionType: LibActionType } = lib("actions/ActionType");
-const { LatestReplaySchema } = lib("orchestrations/ReplaySchema");
-const { HistoryEventOptions } = lib("history/HistoryEventOptions");
+// The library's internal modules (plain JavaScript without types), read only to compare numbers and shapes.
+type Module = Record<string, any>;
+const { HistoryEventType } = require("durable-functions/lib/src/history/HistoryEventType") as Module;
+const { ActionType: LibActionType } = require("durable-functions/lib/src/actions/ActionType") as Module;
+const { LatestReplaySchema } = require("durable-functions/lib/src/orchestrations/ReplaySchema") as Module;
+const { HistoryEventOptions } = require("durable-functions/lib/src/history/HistoryEventOptions") as Module;
+const HISTORY_EVENT_CLASSES: Record<string, Module> = {
+  OrchestratorStartedEvent: require("durable-functions/lib/src/history/OrchestratorStartedEvent") as Module,
+  ExecutionStartedEvent: require("durable-functions/lib/src/history/ExecutionStartedEvent") as Module,
+  TaskScheduledEvent: require("durable-functions/lib/src/history/TaskScheduledEvent") as Module,
+  TaskCompletedEvent: require("durable-functions/lib/src/history/TaskCompletedEvent") as Module,
+  TaskFailedEvent: require("durable-functions/lib/src/history/TaskFailedEvent") as Module,
+  TimerCreatedEvent: require("durable-functions/lib/src/history/TimerCreatedEvent") as Module,
+  TimerFiredEvent: require("durable-functions/lib/src/history/TimerFiredEvent") as Module,
+};
 
 const T0 = new Date("2030-01-01T00:00:00Z");
 
@@ -62,7 +71,7 @@ describe("durable-functions protocol shapes the local host relies on", () => {
       ["TimerFiredEvent", events.timerFired(T0, 3, T0.toISOString()), { timerId: 3, fireAt: T0 }],
     ];
     for (const [className, ours, extra] of pairs) {
-      const Cls = lib(`history/${className}`)[className];
+      const Cls = HISTORY_EVENT_CLASSES[className]![className];
       const theirs = new Cls({ ...opts, ...extra }) as Record<string, unknown>;
       expect([className, Object.keys(ours).filter((k) => !(k in theirs))]).toEqual([className, []]);
       expect([className, ours.EventType]).toEqual([className, theirs.EventType]);
@@ -148,7 +157,8 @@ describe("durable-functions protocol shapes the local host relies on", () => {
   });
 
   it("when an orchestration is registered, it goes through app.generic with an orchestrationTrigger", () => {
-    expect(typeof captureOrchestrationHandler("shape", function* () {
+    expect(typeof captureOrchestrationHandler("shape", function* (context) {
+      yield context.df.createTimer(T0);
       return null;
     })).toBe("function");
   });

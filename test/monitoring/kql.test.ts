@@ -11,7 +11,7 @@ import { LOG_EVENTS, logEventFields, type LogEventName } from "../../src/monitor
 const MONITORING = resolve(__dirname, "../../infra/monitoring");
 const QUERIES = join(MONITORING, "queries");
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// Scripts that define the Kusto globals, in this order.
 require("@kusto/language-service-next/bridge.js");
 require("@kusto/language-service-next/Kusto.Language.Bridge.js");
 const Kusto = (globalThis as any).Kusto.Language;

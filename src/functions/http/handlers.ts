@@ -4,13 +4,8 @@ import type * as df from "durable-functions";
 import { z } from "zod";
 import { BackupSetReader } from "../../storage/backup-set-reader";
 import type { KvBackupConfig } from "../../config";
-import {
-  type HsmBackupInput,
-  type HsmRestoreInput,
-  type VaultBackupInput,
-  type VaultRestoreInput,
-} from "../../contracts";
 import { httpJobId, normalizeEndpoint, targetKey, type TargetKind } from "../../jobs/ids";
+import { hsmBackupInput, hsmRestoreInput, vaultBackupInput, vaultRestoreInput } from "../../jobs/inputs";
 import { findStatus, isNotFound, startExclusive, type JobClient } from "../../jobs/starter";
 import { ALL_STATES, JOB_TYPE_NAMES, JOB_TYPES, byNewest, isActiveState, jobTypeOf, toJobView, type JobType, type RuntimeState, type StatusLike } from "../../jobs/views";
 import type { BackupStore } from "../../storage/backup-store";
@@ -20,9 +15,8 @@ import { parseBackupSetRef, vaultFolder } from "../../storage/backup-set";
 import { listBackupSets } from "../../storage/catalog";
 import { targetStatuses } from "../../jobs/status";
 import { logLine, type LogRecord } from "../../monitoring/log-events";
-import { DEFAULT_ACTIVITY_RETRY } from "../../retry-policies";
-import { DEFAULT_HSM_POLLING } from "../../tuning";
-import { endpointSchema, globSchema, jobIdSchema } from "../../validation";
+import { KEY_NAME } from "../../names";
+import { endpointSchema, globSchema, jobIdSchema, wholeNumberSchema } from "../../validation";
 import { HttpError, fail, json, originOf, readBody, readQuery } from "./respond";
 
 /**
@@ -75,7 +69,6 @@ export const HTTP_FUNCTIONS: readonly HttpFunctionSpec[] = [
   { name: "httpStatus", route: "status", methods: ["GET"], authLevel: "function", handler: "status" },
 ];
 
-const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 // The service names folders mhsm-<name>-<yyyyMMddHHmmss>, and some api-versions add milliseconds.
 const HSM_FOLDER = /^mhsm-[a-z0-9-]+-\d{14}(\d{3})?$/i;
 
@@ -239,14 +232,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
     async startVaultBackup(request, client, context) {
       const body = await readBody(request, backupBody);
       const target = allowedTarget("vault", "vault", body.vault);
-      const input: VaultBackupInput = {
-        vaultUrl: target,
-        include: body.include,
-        exclude: body.exclude,
-        versionDetails: body.versionDetails,
-        tuning: config.tuning,
-        retry: DEFAULT_ACTIVITY_RETRY,
-      };
+      const input = vaultBackupInput({ vaultUrl: target, include: body.include, exclude: body.exclude, versionDetails: body.versionDetails }, config.tuning);
       return start(request, client, context, {
         type: "vault-backup", kind: "vault", op: "backup", target, field: "vault", input,
         details: { versionDetails: body.versionDetails, include: body.include.length, exclude: body.exclude.length },
@@ -257,16 +243,17 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
       const body = await readBody(request, restoreBody);
       const resolved = body.vault !== undefined ? { target: allowedTarget("vault", "vault", body.vault) } : await sourceVaultOf(body.backupSet);
       const targetVaultUrl = body.vault !== undefined ? resolved.target : resolved.targetVaultUrl;
-      const input: VaultRestoreInput = {
-        backupSetId: body.backupSet,
-        ...(targetVaultUrl !== undefined ? { targetVaultUrl } : {}),
-        include: body.include,
-        exclude: body.exclude,
-        dryRun: body.dryRun,
-        onConflict: body.onConflict,
-        tuning: config.tuning,
-        retry: DEFAULT_ACTIVITY_RETRY,
-      };
+      const input = vaultRestoreInput(
+        {
+          backupSetId: body.backupSet,
+          ...(targetVaultUrl !== undefined ? { targetVaultUrl } : {}),
+          include: body.include,
+          exclude: body.exclude,
+          dryRun: body.dryRun,
+          onConflict: body.onConflict,
+        },
+        config.tuning,
+      );
       return start(request, client, context, {
         type: "vault-restore", kind: "vault", op: "restore", target: resolved.target, field: body.vault !== undefined ? "vault" : "backupSet", input,
         details: { backupSetId: body.backupSet, dryRun: body.dryRun, onConflict: body.onConflict, include: body.include.length, exclude: body.exclude.length },
@@ -277,7 +264,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
       const body = await readBody(request, hsmBackupBody);
       const target = allowedTarget("hsm", "hsm", body.hsm);
       if (!config.hsmBackupContainerUrl) throw new HttpError(503, undefined, "HSM backups are not configured (KVBACKUP_HSM_BACKUP_CONTAINER_URL)");
-      const input: HsmBackupInput = { hsmUrl: target, containerUrl: config.hsmBackupContainerUrl, polling: DEFAULT_HSM_POLLING };
+      const input = hsmBackupInput(target, config.hsmBackupContainerUrl);
       return start(request, client, context, { type: "hsm-backup", kind: "hsm", op: "backup", target, field: "hsm", input });
     },
 
@@ -286,12 +273,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
       const target = allowedTarget("hsm", "hsm", body.hsm);
       const problem = folderUrlProblem(body.folderUrl);
       if (problem) throw new HttpError(400, "folderUrl", problem);
-      const input: HsmRestoreInput = {
-        hsmUrl: target,
-        folderUrl: body.folderUrl.replace(/\/+$/, ""),
-        ...(body.key !== undefined ? { keyName: body.key } : {}),
-        polling: DEFAULT_HSM_POLLING,
-      };
+      const input = hsmRestoreInput(target, body.folderUrl.replace(/\/+$/, ""), body.key);
       return start(request, client, context, {
         type: "hsm-restore", kind: "hsm", op: "restore", target, field: "hsm", input,
         details: { selective: body.key !== undefined },
@@ -363,12 +345,9 @@ function jobIdParam(request: HttpRequest): string {
   return parsed.data;
 }
 
+/** Query parameters are at most six digits long. */
 function intParam(min: number, max: number) {
-  return z
-    .string()
-    .regex(/^\d{1,6}$/, "must be a whole number")
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `must be from ${min} to ${max}`);
+  return wholeNumberSchema(min, max, 6);
 }
 
 /** HttpError → its answer; anything else → 500 without details (they go to the log). */

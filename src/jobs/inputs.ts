@@ -1,0 +1,26 @@
+import type { HsmBackupInput, HsmPollingPolicy, HsmRestoreInput, JobTuning, VaultBackupInput, VaultRestoreInput } from "../contracts";
+import { DEFAULT_ACTIVITY_RETRY } from "../retry-policies";
+import { DEFAULT_HSM_POLLING } from "../tuning";
+
+/**
+ * The inputs of each kind of job, made in one place for every trigger (HTTP API, schedule, CLI): what the
+ * request asks for, plus how the job runs (its tuning, and the retry and polling policies).
+ */
+export type VaultBackupRequest = Omit<VaultBackupInput, "tuning" | "retry">;
+export type VaultRestoreRequest = Omit<VaultRestoreInput, "tuning" | "retry">;
+
+export function vaultBackupInput(request: VaultBackupRequest, tuning: JobTuning): VaultBackupInput {
+  return { ...request, tuning, retry: DEFAULT_ACTIVITY_RETRY };
+}
+
+export function vaultRestoreInput(request: VaultRestoreRequest, tuning: JobTuning): VaultRestoreInput {
+  return { ...request, tuning, retry: DEFAULT_ACTIVITY_RETRY };
+}
+
+export function hsmBackupInput(hsmUrl: string, containerUrl: string, polling: HsmPollingPolicy = DEFAULT_HSM_POLLING): HsmBackupInput {
+  return { hsmUrl, containerUrl, polling };
+}
+
+export function hsmRestoreInput(hsmUrl: string, folderUrl: string, keyName: string | undefined, polling: HsmPollingPolicy = DEFAULT_HSM_POLLING): HsmRestoreInput {
+  return { hsmUrl, folderUrl, ...(keyName !== undefined ? { keyName } : {}), polling };
+}
