@@ -222,12 +222,18 @@ class Soak implements SoakEnvironment {
       for (const name of restored.keys()) if (!original.has(name)) result.problems.push(`restore: unexpected key ${name}`);
       if (restore.keys.skipped > 0) result.problems.push(`restore: ${restore.keys.skipped} key(s) skipped in an empty target`);
       if (restore.keys.succeeded !== restored.size) result.problems.push(`restore: reports ${restore.keys.succeeded} restored, the vault holds ${restored.size}`);
-      // The restore only reads the store.
+      // The restore changes nothing of the set: it only adds its own documents (plan, batch records, report) in its job's folder.
       const afterRestore = await blobIdentities(this.azurite.connectionString, CONTAINER, `${root}/`);
+      const restoreFolder = `${restore.reportPath.slice(0, restore.reportPath.lastIndexOf("/"))}/`;
+      const ownDocuments = [...afterRestore.keys()].filter((path) => !identities.has(path));
+      for (const path of ownDocuments) {
+        if (!path.startsWith(restoreFolder)) result.problems.push(`restore: wrote ${path}, outside its own folder ${restoreFolder}`);
+        afterRestore.delete(path);
+      }
       const changed = changedBlobs(identities, afterRestore);
       result.blobsOverwritten += changed.length;
       result.problems.push(...changed.map((p) => `restore: ${p} changed`));
-      if (afterRestore.size !== identities.size) result.problems.push(`restore: the set now holds ${afterRestore.size} objects, not ${identities.size}`);
+      if (afterRestore.size !== identities.size) result.problems.push(`restore: the set now holds ${afterRestore.size} of its ${identities.size} objects`);
     } catch (error) {
       result.problems.push(`cycle failed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
     } finally {
