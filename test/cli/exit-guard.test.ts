@@ -97,7 +97,14 @@ describe("the command that resumes a job", () => {
     expect(withKey).toContain("--storage '<the same --storage as before>'");
     const withSas = resumeCommand(["node", "kvbackup", "backup", "--storage=https://a.blob.core.windows.net/?sv=1&sig=abc", "--vault", "https://v"], "j", "/s");
     expect(withSas).not.toContain("sig=abc");
-    expect(resumeCommand(["node", "kvbackup", "backup", "--storage", "./backups"], "j", "/s")).toContain("--storage ./backups");
+  });
+
+  it("when the store is a relative folder or the emulator's certificate a relative file, the line names them by absolute path; URLs and connection strings stay as given", () => {
+    const command = resumeCommand(["node", "kvbackup", "backup", "--storage", "./backups", "--emulator-ca=ca.pem", "--vault", "https://v"], "j", "/s");
+    expect(command).toContain(`--storage ${resolve("./backups")}`);
+    expect(command).toContain(`--emulator-ca=${resolve("ca.pem")}`);
+    expect(resumeCommand(["node", "kvbackup", "backup", "--storage", "https://a.blob.core.windows.net"], "j", "/s")).toContain("--storage https://a.blob.core.windows.net");
+    expect(resumeCommand(["node", "kvbackup", "backup", "--storage", "UseDevelopmentStorage=true"], "j", "/s")).toContain("--storage UseDevelopmentStorage=true");
   });
 
   it("when an argument holds a quote, it is quoted so a shell reads it back as it was", () => {
