@@ -16,6 +16,8 @@ export interface UnfinishedJob {
   readonly resumeCommand: string;
   /** The job's state as the host sees it (e.g. "Running"), for the line. */
   readonly state?: () => string | undefined;
+  /** The command was asked for --json: stdout then gets a document saying the job did not finish, too. */
+  readonly json?: boolean;
 }
 
 /** What main() and the HSM commands tell the guard. */
@@ -55,6 +57,14 @@ export class ExitGuard implements JobGuard {
       }
     },
     private readonly prefix = "kvbackup",
+    /** Synchronous as well: the JSON document of a --json command. */
+    private readonly writeStdout: (text: string) => void = (text) => {
+      try {
+        writeSync(1, text);
+      } catch {
+        // stdout is gone: the exit code still says it.
+      }
+    },
   ) {}
 
   /** Call when the command starts; until commandFinished, the process must not end on its own. */
@@ -99,7 +109,9 @@ export class ExitGuard implements JobGuard {
     const job = this.job;
     if (job) {
       const state = job.state?.();
-      this.writeLine(unfinishedJobLine(this.prefix, job.jobId, `${why}, the job still ${state ?? "unfinished"}`, job.resumeCommand));
+      const line = unfinishedJobLine(this.prefix, job.jobId, `${why}, the job still ${state ?? "unfinished"}`, job.resumeCommand);
+      if (job.json) this.writeStdout(JSON.stringify({ jobId: job.jobId, status: "Unfinished", runtimeStatus: state ?? null, error: line, resumeCommand: job.resumeCommand }) + "\n");
+      this.writeLine(line);
     } else {
       this.writeLine(`${this.prefix}: the command did not finish (${why}); nothing reports it done`);
     }

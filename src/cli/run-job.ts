@@ -33,7 +33,7 @@ export interface JobCommand<T> {
 export async function runJob<T>(job: JobCommand<T>): Promise<void> {
   const { io, runtime, jobId, json } = job;
   const resume = resumeCommand(job.argv, jobId, job.stateDir);
-  const release = job.guard?.jobStarted({ jobId, resumeCommand: resume, state: () => runtime.status(jobId)?.runtimeStatus });
+  const release = job.guard?.jobStarted({ jobId, resumeCommand: resume, state: () => runtime.status(jobId)?.runtimeStatus, json });
   try {
     let outcome: Awaited<JobHandle<T>["result"]>;
     try {

@@ -135,7 +135,8 @@ describe("kvbackup run as a plain child process, with pacing holding every call"
 
     // Assess: exit 1, one line on stderr with the job id and the exact command
     expect(first.code).toBe(1);
-    expect(first.stdout).toBe("");
+    // stdout holds one JSON document that says so too (--json)
+    expect(JSON.parse(first.stdout)).toMatchObject({ jobId, status: "Unfinished", runtimeStatus: "Running" });
     const lines = first.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
     const match = /^kvbackup: job (\S+) did not finish .*; resume it with: (kvbackup backup .*)$/.exec(lines[0]!);
