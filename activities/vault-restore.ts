@@ -84,9 +84,9 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): Va
     return byName.get(name);
   }
 
-  async function jobPathsFor(backupSetId: string, jobId: string): Promise<{ paths: BackupSetPaths; job: RestoreJobPaths }> {
+  async function jobPathsFor(backupSetId: string, jobId: string, startedAt: string): Promise<{ paths: BackupSetPaths; job: RestoreJobPaths }> {
     const paths = await reader.locate(backupSetId);
-    return { paths, job: new RestoreJobPaths(paths, jobId) };
+    return { paths, job: new RestoreJobPaths(paths, jobId, startedAt) };
   }
 
   /**
@@ -94,7 +94,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): Va
    * or resumed job goes on with the plan it made), and returns the counts.
    */
   async function planRestore(input: PlanRestoreInput): Promise<RestorePlan> {
-    const { paths, job } = await jobPathsFor(input.backupSetId, input.jobId);
+    const { paths, job } = await jobPathsFor(input.backupSetId, input.jobId, input.startedAt);
     const manifest = await reader.manifest(paths);
     if (await store.exists(job.plan)) return summarizePlan(await reader.document(job.plan, restorePlanDocumentSchema), job);
 
@@ -152,7 +152,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): Va
   /** Restores one batch of the plan's names; each key's result goes to the batch's record (written once). */
   async function restoreKeyBatch(input: RestoreKeyBatchInput, invocation?: ActivityInvocation): Promise<RestoreBatchResult> {
     const log = invocation?.logger ?? deps.log;
-    const { paths, job } = await jobPathsFor(input.backupSetId, input.jobId);
+    const { paths, job } = await jobPathsFor(input.backupSetId, input.jobId, input.startedAt);
     const recordPath = job.batch(input.batchIndex);
     // This batch finished in an earlier attempt: its record is its result.
     if (await store.exists(recordPath)) return countRestoreBatch(parseDocument(restoreBatchRecordSchema, recordPath, await store.read(recordPath)));
@@ -186,7 +186,7 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): Va
    * summary: counts, the first SUMMARY_LIST_LIMIT skipped and failed keys, and where the report is.
    */
   async function writeRestoreReport(input: WriteRestoreReportInput): Promise<RestoreSummary> {
-    const { job } = await jobPathsFor(input.backupSetId, input.jobId);
+    const { job } = await jobPathsFor(input.backupSetId, input.jobId, input.startedAt);
     const plan = await reader.document(job.plan, restorePlanDocumentSchema);
     if (await store.exists(job.report)) return summarizeReport(parseDocument(restoreReportSchema, job.report, await store.read(job.report)), plan, job);
 

@@ -30,6 +30,7 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
   context.df.setCustomStatus(emptyProgress("plan"));
   const planInput: PlanRestoreInput = {
     jobId,
+    startedAt,
     backupSetId: input.backupSetId,
     targetVaultUrl: input.targetVaultUrl,
     include: input.include,
@@ -65,6 +66,7 @@ export function* vaultRestoreOrchestrator(context: df.OrchestrationContext): Gen
       retry: input.retry,
       input: (batchIndex) => ({
         jobId,
+        startedAt,
         backupSetId: plan.backupSetId,
         targetVaultUrl: plan.targetVaultUrl,
         batchIndex,

@@ -20,6 +20,11 @@ export interface VaultRestoreInput {
 
 export interface PlanRestoreInput {
   readonly jobId: string;
+  /**
+   * ISO time the job started, by the orchestration clock: with the job id it names the job's folder of
+   * documents, so a new job under a reused id (another state folder, say) never takes up an older job's plan.
+   */
+  readonly startedAt: string;
   readonly backupSetId: string;
   readonly targetVaultUrl?: string;
   readonly include: readonly string[];
@@ -62,6 +67,11 @@ export interface RestorePlan {
 
 export interface RestoreKeyBatchInput {
   readonly jobId: string;
+  /**
+   * ISO time the job started, by the orchestration clock: with the job id it names the job's folder of
+   * documents, so a new job under a reused id (another state folder, say) never takes up an older job's plan.
+   */
+  readonly startedAt: string;
   readonly backupSetId: string;
   readonly targetVaultUrl: string;
   readonly batchIndex: number;

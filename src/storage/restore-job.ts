@@ -5,9 +5,9 @@ import { BackupSetPaths, isValidJobId } from "./backup-set";
 /**
  * The documents of one restore job, next to the backup set it restores, each written once:
  *
- *   <set folder>/restores/<job id>/plan.json            which keys to restore (in batch order), which are taken, missing or damaged
- *   <set folder>/restores/<job id>/batches/<index>.json each key's result in one batch
- *   <set folder>/restores/<job id>/report.json          every key's result, written last
+ *   <set folder>/restores/<UTC start>-<job id>/plan.json            which keys to restore (in batch order), which are taken, missing or damaged
+ *   <set folder>/restores/<UTC start>-<job id>/batches/<index>.json each key's result in one batch
+ *   <set folder>/restores/<UTC start>-<job id>/report.json          every key's result, written last
  *
  * They hold what the job learns key by key, so that orchestration history carries counts only. A resumed
  * or retried job finds them and goes on from them; a set deleted by retention takes them along. The set's
@@ -20,9 +20,10 @@ export const RESTORE_REPORT_FORMAT = "kvbackup/restore-report@1";
 
 export class RestoreJobPaths {
   readonly root: string;
-  constructor(readonly set: BackupSetPaths, readonly jobId: string) {
+  /** `startedAt`: when the job started (orchestration clock); a job id given again to a new job gets a folder of its own. */
+  constructor(readonly set: BackupSetPaths, readonly jobId: string, startedAt: string) {
     if (!isValidJobId(jobId)) throw new Error(`invalid job id for a restore's documents: ${jobId.slice(0, 80)}`);
-    this.root = `${set.root}/restores/${jobId}`;
+    this.root = `${set.root}/restores/${startFolderTime(startedAt)}-${jobId}`;
   }
   get plan(): string {
     return `${this.root}/plan.json`;
@@ -33,6 +34,13 @@ export class RestoreJobPaths {
   get report(): string {
     return `${this.root}/report.json`;
   }
+}
+
+/** `20261203T184512123Z`: to the millisecond, so two jobs under one id started within a second still part. */
+function startFolderTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) throw new Error(`invalid start time for a restore's documents: ${iso.slice(0, 40)}`);
+  return date.toISOString().replace(/[-:.]/g, "");
 }
 
 const KEY_NAME_FIELD = z.string().regex(KEY_NAME);

@@ -112,9 +112,10 @@ describe("restore into a vault whose names are still being purged, deleted or re
 
     // Act: plan (the name is in limbo: neither live nor soft-deleted, so it is to be restored), one batch, the report
     const jobId = "stuck-job";
-    const plan = await activities.planRestore({ jobId, backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 10 });
-    const result = await activities.restoreKeyBatch({ jobId, backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 1, onConflict: "skip" });
-    const summary = await activities.writeRestoreReport({ jobId, backupSetId, dryRun: false, startedAt: "2026-12-01T00:00:00Z", endedAt: "2026-12-01T00:01:00Z", failedBatches: [] });
+    const startedAt = "2026-12-01T00:00:00Z";
+    const plan = await activities.planRestore({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 10 });
+    const result = await activities.restoreKeyBatch({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 1, onConflict: "skip" });
+    const summary = await activities.writeRestoreReport({ jobId, backupSetId, dryRun: false, startedAt, endedAt: "2026-12-01T00:01:00Z", failedBatches: [] });
 
     // Assess
     expect(plan.toRestoreCount).toBe(1);

@@ -72,6 +72,37 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
     expect(compareSnapshots(original, restored)).toEqual([]);
   });
 
+  it("when a job id is given again to a new restore job (another state folder), that job makes its own plan and restores into the vault it names", async () => {
+    // Prepare: a small set, and one restore job id used by two runs that share no job state
+    const vault = await env.emulator.addVault();
+    await vault.seedKeys({ count: 5, versions: 2, prefix: "again" });
+    const original = await snapshotVault(env.keyClient(vault.url));
+    const backup = (await (await runtime.startBackup({ vaultUrl: vault.url, include: [], exclude: [] })).result).output!;
+    const first = await env.emulator.addVault();
+    const second = await env.emulator.addVault();
+    const restoreInto = async (targetVaultUrl: string, dryRun: boolean) => {
+      const fresh = new LocalRuntime({ store, emulatorCaCert: env.emulator.caCert });
+      try {
+        return (await (await fresh.startRestore({ backupSetId: backup.backupSetId, targetVaultUrl, include: [], exclude: [], dryRun, onConflict: "skip" }, "drill")).result).output!;
+      } finally {
+        await fresh.close();
+      }
+    };
+
+    // Act: a dry run, then two real restores into two vaults, all as job "drill"
+    const plan = await restoreInto(first.url, true);
+    const intoFirst = await restoreInto(first.url, false);
+    const intoSecond = await restoreInto(second.url, false);
+
+    // Assess: each run is its own job: the real ones restored, each into its own vault, every version
+    expect(plan.dryRun).toBe(true);
+    expect(intoFirst).toMatchObject({ dryRun: false, targetVaultUrl: first.url, keys: { total: 5, succeeded: 5, failed: 0, skipped: 0 } });
+    expect(intoSecond).toMatchObject({ dryRun: false, targetVaultUrl: second.url, keys: { total: 5, succeeded: 5, failed: 0, skipped: 0 } });
+    expect(new Set([plan.reportPath, intoFirst.reportPath, intoSecond.reportPath]).size).toBe(3);
+    expect(compareSnapshots(original, await snapshotVault(env.keyClient(first.url)))).toEqual([]);
+    expect(compareSnapshots(original, await snapshotVault(env.keyClient(second.url)))).toEqual([]);
+  });
+
   it("when backed up without version details, it calls the vault once per key, the manifest says so, and the restore brings back every version", async () => {
     const vault = await env.emulator.addVault();
     await vault.seedKeys({ count: 40, versions: 3, prefix: "lean" });
@@ -159,7 +190,8 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
       expect(target.listKeyNames()).toEqual(["small-00003"]);
       expect(target.stats().operations["restoreKey"] ?? 0).toBe(0);
       const after = await storeContents(store);
-      const jobFolder = `${paths.root}/restores/${handle.jobId}/`;
+      const jobFolder = result.output!.reportPath.replace(/report\.json$/, "");
+      expect(jobFolder).toMatch(new RegExp(`^${paths.root}/restores/\\d{8}T\\d{9}Z-${handle.jobId}/$`));
       expect([...after.keys()].filter((p) => !before.has(p)).sort()).toEqual([`${jobFolder}plan.json`, `${jobFolder}report.json`]);
       for (const [path, hash] of before) expect(after.get(path)).toBe(hash);
       expect(result.output!.reportPath).toBe(`${jobFolder}report.json`);

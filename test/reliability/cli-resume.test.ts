@@ -131,13 +131,14 @@ describe("a kvbackup job killed mid-way and run again with the same --job-id", (
     const restored = await snapshotVault(client(target.url), { concurrency: 32 });
     expect(compareSnapshots(original, restored)).toEqual([]);
     expect(target.listDeletedKeyNames()).toEqual([]);
-    // A restore changes nothing of the set: it only adds its own documents under restores/<job id>/.
+    // A restore changes nothing of the set: it only adds its own documents under restores/<UTC start>-<job id>/.
     const storeAfter = await blobIdentities(azurite.connectionString, CONTAINER, "");
     expect(changedBlobs(storeBefore, storeAfter)).toEqual([]);
     const added = [...storeAfter.keys()].filter((p) => !storeBefore.has(p));
     expect(added.length).toBeGreaterThan(0);
-    expect(added.filter((p) => !p.startsWith(`${backupSetRef}/restores/${jobId}/`))).toEqual([]);
-    expect(added).toContain(`${backupSetRef}/restores/${jobId}/report.json`);
+    const jobFolder = new RegExp(`^${backupSetRef.replace(/[.]/g, "\\.")}/restores/\\d{8}T\\d{9}Z-${jobId}/`);
+    expect(added.filter((p) => !jobFolder.test(p))).toEqual([]);
+    expect(added.filter((p) => p.endsWith("/report.json"))).toHaveLength(1);
     // Both jobs left their state (for a later resume or report). (A kill between writing a state file's
     // temporary copy and renaming it can leave that copy behind; the state itself is never half written.)
     expect([...folderContents(state.path).keys()].filter((f) => f.endsWith(".json")).sort()).toEqual(["resume-backup-1.json", "resume-restore-1.json"]);

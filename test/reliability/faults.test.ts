@@ -223,7 +223,7 @@ describe("backup and restore under injected faults", () => {
     const flakyStore: BackupStore = Object.create(store, {
       writeOnce: {
         value: async (path: string, data: Buffer) => {
-          if (path.includes("/restores/lean-restore/batches/") && !recordRefused) {
+          if (/\/restores\/\d{8}T\d{9}Z-lean-restore\/batches\//.test(path) && !recordRefused) {
             recordRefused = true;
             throw new Error("simulated crash before the batch record was written");
           }
@@ -241,10 +241,10 @@ describe("backup and restore under injected faults", () => {
     await activities[ActivityNames.backupKeyBatch]!({ ...setInput, batchIndex: 0, keyConcurrency: 2 });
     const summary = await activities[ActivityNames.writeBackupManifest]!({ ...setInput, startedAt, endedAt: new Date().toISOString(), failedBatches: [] });
     const backupSetId = `${vaultFolder(vault.url)}/${inventory.backupSetId}`;
-    const plan = await activities[ActivityNames.planRestore]!({ jobId: "lean-restore", backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 10 });
+    const plan = await activities[ActivityNames.planRestore]!({ jobId: "lean-restore", startedAt, backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 10 });
     // After the plan found both names free, someone restores the older copy of lean-00001 into the target.
     await directClient(target.url).restoreKeyBackup(olderCopy);
-    const input: RestoreKeyBatchInput = { jobId: "lean-restore", backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 2, onConflict: "skip" };
+    const input: RestoreKeyBatchInput = { jobId: "lean-restore", startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 2, onConflict: "skip" };
 
     // Act: the batch, whose record is lost, then the same batch again
     await expect(activities[ActivityNames.restoreKeyBatch]!(input)).rejects.toThrow(/simulated crash/);
@@ -254,7 +254,7 @@ describe("backup and restore under injected faults", () => {
     expect(summary).toMatchObject({ state: "complete", versionDetails: false, keys: { succeeded: 2 } });
     expect(plan).toMatchObject({ toRestoreCount: 2, alreadyPresentCount: 0 });
     expect(again).toEqual({ batchIndex: 0, restored: 1, skipped: 1, failed: 0 });
-    const job = new RestoreJobPaths(new BackupSetPaths(vaultFolder(vault.url), inventory.backupSetId), "lean-restore");
+    const job = new RestoreJobPaths(new BackupSetPaths(vaultFolder(vault.url), inventory.backupSetId), "lean-restore", startedAt);
     const record = parseDocument(restoreBatchRecordSchema, job.batch(0), await store.read(job.batch(0)));
     expect(record.keys).toEqual([
       { name: "lean-00000", result: "alreadyInTarget" },

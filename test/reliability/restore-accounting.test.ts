@@ -51,17 +51,18 @@ describe("the restore's accounting of keys already in the target", () => {
     const activities = createActivityHandlers({ keyClients: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients, store });
     const backupSetId = `${vaultFolder(source.url)}/${backup.backupSetId}`;
     const jobId = "acct-restore";
+    const startedAt = "2026-01-01T00:00:00Z";
 
     // Act: plan; then, as if an earlier attempt of batch 0 had restored acct-00004 and its answer was
     // lost, that key appears in the target; then the batches and the report.
-    const plan: RestorePlan = await activities[ActivityNames.planRestore]!({ jobId, backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 2 });
+    const plan: RestorePlan = await activities[ActivityNames.planRestore]!({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 2 });
     await targetClient.restoreKeyBackup((await client(source.url).backupKey("acct-00004"))!);
     target.resetStats();
     const batches: RestoreBatchResult[] = [];
     for (let i = 0; i < plan.batchCount; i++) {
-      batches.push(await activities[ActivityNames.restoreKeyBatch]!({ jobId, backupSetId, targetVaultUrl: target.url, batchIndex: i, keyConcurrency: 2, onConflict: "skip" }));
+      batches.push(await activities[ActivityNames.restoreKeyBatch]!({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: i, keyConcurrency: 2, onConflict: "skip" }));
     }
-    const summary: RestoreSummary = await activities[ActivityNames.writeRestoreReport]!({ jobId, backupSetId, dryRun: false, startedAt: "2026-01-01T00:00:00Z", endedAt: "2026-01-01T00:00:01Z", failedBatches: [] });
+    const summary: RestoreSummary = await activities[ActivityNames.writeRestoreReport]!({ jobId, backupSetId, dryRun: false, startedAt, endedAt: "2026-01-01T00:00:01Z", failedBatches: [] });
 
     // Assess: the plan names the taken ones, the batches only try the free ones
     expect(plan).toMatchObject({ keysSelected: 6, toRestoreCount: 3, alreadyPresentCount: 2, softDeletedCount: 1, batchCount: 2 });
@@ -70,7 +71,7 @@ describe("the restore's accounting of keys already in the target", () => {
       { batchIndex: 0, restored: 2, skipped: 0, failed: 0 },
       { batchIndex: 1, restored: 1, skipped: 0, failed: 0 },
     ]);
-    const job = new RestoreJobPaths(new BackupSetPaths(vaultFolder(source.url), backup.backupSetId), jobId);
+    const job = new RestoreJobPaths(new BackupSetPaths(vaultFolder(source.url), backup.backupSetId), jobId, startedAt);
     const record = parseDocument(restoreBatchRecordSchema, job.batch(0), await store.read(job.batch(0)));
     expect(record.keys).toEqual([
       { name: "acct-00000", result: "restored" },
@@ -87,8 +88,8 @@ describe("the restore's accounting of keys already in the target", () => {
 
     // Act again: a batch run once more after its record was written (its answer lost) does nothing new
     target.resetStats();
-    const rerun = await activities[ActivityNames.restoreKeyBatch]!({ jobId, backupSetId, targetVaultUrl: target.url, batchIndex: 1, keyConcurrency: 2, onConflict: "skip" });
-    const reportAgain = await activities[ActivityNames.writeRestoreReport]!({ jobId, backupSetId, dryRun: false, startedAt: "x", endedAt: "y", failedBatches: [] });
+    const rerun = await activities[ActivityNames.restoreKeyBatch]!({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: 1, keyConcurrency: 2, onConflict: "skip" });
+    const reportAgain = await activities[ActivityNames.writeRestoreReport]!({ jobId, backupSetId, dryRun: false, startedAt, endedAt: "y", failedBatches: [] });
 
     // Assess
     expect(rerun).toEqual(batches[1]);
