@@ -1,5 +1,6 @@
 import { OrchestratorNames } from "../../src/contracts";
 import { createHttpHandlers } from "../../src/functions/http/handlers";
+import { vaultRestoreInput } from "../../src/jobs/inputs";
 import { EmulatorTokenCredential, createKeyClientFactory } from "../../src/keyvault/clients";
 import { LocalDurableHost } from "../../src/local/durable-host";
 import { createActivityHandlers, forLocalHost, orchestrators } from "../../src/registry";
@@ -9,8 +10,9 @@ import { VAULT, capturingContext, post, tempStore, testConfig } from "./fixtures
 
 /**
  * A job whose failure no retry can fix ends at its first attempt. `POST /api/restores` naming a target
- * vault does not look the set up (the job's plan does): a set that is not there used to fail only after
- * five attempts of the plan, about 30 s of waits.
+ * vault used not to look the set up, and a set that was not there failed only after five attempts of the
+ * job's plan, about 30 s of waits. Now the request is answered 404 at once; a job whose set is gone by the
+ * time it runs (retention, say) still ends at the first attempt.
  */
 describe("a restore started over HTTP for a backup set that does not exist", () => {
   let store: FileBackupStore;
@@ -21,14 +23,27 @@ describe("a restore started over HTTP for a backup set that does not exist", () 
   });
   afterAll(() => cleanup());
 
-  it("when the request names a target vault, the job it starts fails at the first attempt of its plan, saying the set is not there", async () => {
-    // Prepare: the HTTP handler starts the job (it does not look the set up when a vault is named).
+  it("when the request names a target vault, it is answered 404 naming the field, and no job starts", async () => {
+    // Prepare
     const client = new FakeDurableClient();
     const handlers = createHttpHandlers({ config: testConfig(), store });
+
+    // Act
     const response = await handlers.startVaultRestore(post("restores", { backupSet: "20200101T000000Z-nosuchjob", vault: VAULT }), client as never, capturingContext().context);
-    expect(response.status).toBe(202);
-    const started = client.started[0]!;
-    expect(started.name).toBe(OrchestratorNames.vaultRestore);
+
+    // Assess
+    expect(response.status).toBe(404);
+    expect(JSON.stringify(response.jsonBody)).toContain("backupSet");
+    expect(client.started).toEqual([]);
+  });
+
+  it("when a restore job runs for a set that is not there, it fails at the first attempt of its plan, saying the set is not there", async () => {
+    // Prepare: the job as the HTTP API starts it
+    const started = {
+      name: OrchestratorNames.vaultRestore,
+      instanceId: "restore-of-a-missing-set",
+      input: vaultRestoreInput({ backupSetId: "20200101T000000Z-nosuchjob", targetVaultUrl: VAULT, include: [], exclude: [], dryRun: false, onConflict: "skip" }, testConfig().tuning),
+    };
     // The registered activities, on the in-process host with the real clock (a retry would really wait).
     const keyClients = createKeyClientFactory({ credential: new EmulatorTokenCredential() });
     const host = new LocalDurableHost({ orchestrators, activities: forLocalHost(createActivityHandlers({ keyClients, store })), clock: "real" });

@@ -187,21 +187,26 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
     if (parsed.vaultFolder) {
       const match = config.allowedVaults.find((v) => vaultFolder(v) === parsed.vaultFolder);
       if (!match) throw new HttpError(403, "backupSet", `its source vault (${parsed.vaultFolder}) is not on this app's allow-list (KVBACKUP_ALLOWED_VAULTS)`);
+      await restorableManifest(ref);
       return { target: match, targetVaultUrl: match };
     }
+    const manifest = await restorableManifest(ref);
+    const source = normalizeEndpoint(manifest.vaultUrl);
+    if (!config.allowedVaults.includes(source)) {
+      throw new HttpError(403, "backupSet", "its source vault is not on this app's allow-list (KVBACKUP_ALLOWED_VAULTS): name a target vault");
+    }
+    // The orchestration resolves the default target itself (planRestore); the lock needs it now.
+    return { target: source };
+  }
+
+  /** The set's manifest: a set that is not there, is named ambiguously or cannot be restored is the request's mistake (4xx), before any job starts. */
+  async function restorableManifest(ref: string) {
     const reader = new BackupSetReader(store);
     try {
-      const manifest = await reader.manifest(await reader.locate(ref));
-      const source = normalizeEndpoint(manifest.vaultUrl);
-      if (!config.allowedVaults.includes(source)) {
-        throw new HttpError(403, "backupSet", "its source vault is not on this app's allow-list (KVBACKUP_ALLOWED_VAULTS): name a target vault");
-      }
-      // The orchestration resolves the default target itself (planRestore); the lock needs it now.
-      return { target: source };
+      return await reader.manifest(await reader.locate(ref));
     } catch (error) {
-      // A set that is not there, is named ambiguously or cannot be restored: the request's mistake.
-      const response = error instanceof HttpError ? undefined : errorResponse(error);
-      if (response && response.httpStatus < 500) throw new HttpError(response.httpStatus, "backupSet", response.reason, {}, { cause: error });
+      const response = errorResponse(error);
+      if (response.httpStatus < 500) throw new HttpError(response.httpStatus, "backupSet", response.reason, {}, { cause: error });
       throw error;
     }
   }
@@ -242,6 +247,8 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
     async startVaultRestore(request, client, context) {
       const body = await readBody(request, restoreBody);
       const resolved = body.vault !== undefined ? { target: allowedTarget("vault", "vault", body.vault) } : await sourceVaultOf(body.backupSet);
+      // Whatever the target, the set is looked up before a job starts: a wrong id is answered here, not by a failed job.
+      if (body.vault !== undefined) await restorableManifest(body.backupSet);
       const targetVaultUrl = body.vault !== undefined ? resolved.target : resolved.targetVaultUrl;
       const input = vaultRestoreInput(
         {
