@@ -1,6 +1,7 @@
 import { OrchestratorNames } from "../../src/contracts";
 import { createHttpHandlers } from "../../src/functions/http/handlers";
-import { EmulatorTokenCredential, createKeyClientFactory } from "../../src/keyvault/clients";
+import { EmulatorTokenCredential, createVaultConnections } from "../../src/keyvault/clients";
+import { vaultObjectsOf } from "../../src/keyvault/object-kinds";
 import { LocalDurableHost } from "../../src/local/durable-host";
 import { createActivityHandlers, forLocalHost, orchestrators } from "../../src/registry";
 import type { FileBackupStore } from "../../src/storage/file-store";
@@ -30,8 +31,8 @@ describe("a restore started over HTTP for a backup set that does not exist", () 
     const started = client.started[0]!;
     expect(started.name).toBe(OrchestratorNames.vaultRestore);
     // The registered activities, on the in-process host with the real clock (a retry would really wait).
-    const keyClients = createKeyClientFactory({ credential: new EmulatorTokenCredential() });
-    const host = new LocalDurableHost({ orchestrators, activities: forLocalHost(createActivityHandlers({ keyClients, store })), clock: "real" });
+    const vaultObjects = vaultObjectsOf(createVaultConnections({ credential: new EmulatorTokenCredential() }));
+    const host = new LocalDurableHost({ orchestrators, activities: forLocalHost(createActivityHandlers({ vaultObjects, store })), clock: "real" });
 
     try {
       // Act
