@@ -5,7 +5,7 @@ import type {
   StartHsmBackupInput,
   StartHsmRestoreInput,
 } from "../src/contracts";
-import { KeyConflictError, toKeyVaultError } from "../src/keyvault/errors";
+import { ObjectConflictError, toKeyVaultError } from "../src/keyvault/errors";
 import type { HsmClientFactory, HsmOperation } from "../src/keyvault/hsm-admin-client";
 import {
   HsmStorageAccessError,
@@ -106,7 +106,7 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
       ...(typeof original.code === "string" ? { code: original.code } : {}),
     });
     Object.defineProperty(kv, "cause", { value: scrubbed, configurable: true, writable: true });
-    if (kv instanceof KeyConflictError) throw new HsmBusyError(kv.message, { cause: kv });
+    if (kv instanceof ObjectConflictError) throw new HsmBusyError(kv.message, { cause: kv });
     throw kv;
   }
 }

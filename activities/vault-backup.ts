@@ -1,145 +1,171 @@
-import type { KeyClient } from "@azure/keyvault-keys";
 import {
   type Activities,
-  type BackupKeyBatchInput,
+  type BackupObjectBatchInput,
   type BackupSummary,
   type BatchCounts,
-  type KeyInventorySummary,
-  type TakeKeyInventoryInput,
+  type InventorySummary,
+  type ObjectKind,
+  type TakeInventoryInput,
   type WriteBackupManifestInput,
 } from "../src/contracts";
-import { createNameFilter } from "../src/filters";
-import { CertificateBackedKeyError, KeyNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
-import type { KeyClientFactory } from "../src/keyvault/clients";
+import { createObjectFilter } from "../src/filters";
+import { CertificateManagedError, ObjectNotFoundError, describeFailure, toKeyVaultError } from "../src/keyvault/errors";
+import type { ObjectKindAdapter, ObjectVersion, VaultObjectsFactory } from "../src/keyvault/object-kinds";
 import type { BackupStore } from "../src/storage/backup-store";
 import {
   BackupSetPaths,
   INVENTORY_FORMAT,
   MANIFEST_FORMAT,
   batchRecordSchema,
+  compareObjects,
   encodeDocument,
   inventorySchema,
   makeBackupSetId,
   manifestSchema,
   manifestState,
+  objectId,
   parseDocument,
   sha256Hex,
   vaultFolder,
   type BatchRecord,
   type Inventory,
   type InventoryEntry,
-  type KeyResult,
   type Manifest,
+  type ObjectResult,
 } from "../src/storage/backup-set";
 import { mapWithConcurrency } from "../src/util/pool";
 import { BackupSetReader } from "../src/storage/backup-set-reader";
 import { StoredChecksumMismatchError } from "../src/storage/errors";
 import type { ActivityInvocation, ActivityLogger } from "./logging";
 import { inventoryViewsOf } from "./backup/inventory-view";
-import { backupKeyServed, fromStoredVersion, listKeyVersions, timesWithoutVersions, toStoredVersion, versionSummary, type KeyVersionInfo } from "./backup/key-calls";
-import { ManifestWriter, compareNames, countBatch, keysInOrder, summarizeInventory, summarizeManifest } from "./backup/manifest";
+import { fromStoredVersion, rotatedSince, timesWithoutVersions, toStoredVersion, versionSummary } from "./backup/versions";
+import { ManifestWriter, inKindOrder, objectsInOrder, countBatch, summarizeInventory, summarizeManifest } from "./backup/manifest";
 import { IdleBudgetPrefetch } from "./backup/prefetch";
 
 export interface VaultBackupActivityDeps {
-  readonly keyClients: KeyClientFactory;
+  readonly vaultObjects: VaultObjectsFactory;
   readonly store: BackupStore;
   readonly reader?: BackupSetReader;
   /** Used when an invocation brings no logger of its own. */
   readonly log?: ActivityLogger;
 }
 
-const CERTIFICATE_BACKED_REASON =
-  "backs a certificate: Key Vault refuses to back it up as a key; back up the certificate instead";
+/** Why a certificate's key or secret is skipped when the job does not back up its certificate. */
+function certificateLeftOut(kinds: readonly ObjectKind[]): string {
+  return kinds.includes("certificate")
+    ? "backs a certificate that this backup's filters leave out: Key Vault backs it up only inside its certificate's backup"
+    : "backs a certificate: Key Vault backs it up only inside its certificate's backup; back up certificates too (--kinds certificates) to keep it";
+}
+
+const REFUSED_AS_MANAGED = "backs a certificate: Key Vault refused to back it up on its own (its certificate's backup holds it)";
 
 /** The activities of a vault backup, as their contracts (src/contracts.ts) name them. */
-export type VaultBackupActivities = Pick<Activities<ActivityInvocation>, "takeKeyInventory" | "backupKeyBatch" | "writeBackupManifest">;
+export type VaultBackupActivities = Pick<Activities<ActivityInvocation>, "takeInventory" | "backupObjectBatch" | "writeBackupManifest">;
+
+type Entry = Inventory["toBackUp"][number];
 
 export function createVaultBackupActivities(deps: VaultBackupActivityDeps): VaultBackupActivities {
-  const { keyClients, store } = deps;
+  const { vaultObjects, store } = deps;
   const reader = deps.reader ?? new BackupSetReader(store);
   const inventoryView = inventoryViewsOf(store);
-
 
   function pathsFor(vaultUrl: string, backupSetId: string): BackupSetPaths {
     return new BackupSetPaths(vaultFolder(vaultUrl), backupSetId);
   }
 
-  /** Lists the keys, applies the filters and writes the inventory; a re-run reuses the inventory it wrote. */
-  async function takeKeyInventory(input: TakeKeyInventoryInput, invocation?: ActivityInvocation): Promise<KeyInventorySummary> {
+  /**
+   * Lists the objects of the job's kinds (certificates first), applies the filters and writes the
+   * inventory; a re-run reuses the inventory it wrote. A certificate's key and secret are not backed up
+   * on their own (Key Vault refuses it): they are recorded with their certificate when it is in the job.
+   */
+  async function takeInventory(input: TakeInventoryInput, invocation?: ActivityInvocation): Promise<InventorySummary> {
     const log = invocation?.logger ?? deps.log;
     const backupSetId = makeBackupSetId(input.startedAt, input.jobId);
     const paths = pathsFor(input.vaultUrl, backupSetId);
     await store.ensureReady();
     if (await store.exists(paths.inventory)) return summarizeInventory(await reader.inventory(paths));
 
-    const accept = createNameFilter(input.include, input.exclude);
-    const client = keyClients(input.vaultUrl);
+    const kinds = inKindOrder(input.kinds);
+    const accept = createObjectFilter(input.include, input.exclude);
+    const objects = vaultObjects(input.vaultUrl);
     const toBackUp: Inventory["toBackUp"] = [];
     const skipped: Inventory["skipped"] = [];
-    // What the budget the paging leaves unused is spent on: each seen key's versions, or without version
+    const withCertificate: Inventory["withCertificate"] = [];
+    const certificates = new Set<string>();
+    // What the budget the paging leaves unused is spent on: each seen object's versions, or without version
     // details its whole backup (the one vault operation it costs), so the job's first window is not idle.
     const aheadOfBatches = input.versionDetails
       ? async (entry: InventoryEntry) => {
-          const versions = (await listKeyVersions(client, entry.name)).map(toStoredVersion);
+          const versions = (await objects.of(entry.kind).listVersions(entry.name)).map(toStoredVersion);
           return () => void (entry.versions = versions);
         }
       : async (entry: InventoryEntry) => {
-          const { backup, servedAt } = await backupKeyServed(client, entry.name);
-          const stored = await storeBackup(paths, entry.name, backup);
+          const { backup, servedAt } = await objects.of(entry.kind).backup(entry.name);
+          const stored = await storeBackup(paths, entry, backup);
           return () =>
             void (entry.backup = { size: stored.size, sha256: stored.sha256, ...(servedAt ? { backedUpAt: servedAt } : {}), ...(stored.reused ? { reused: true } : {}) });
         };
-    const prefetch = new IdleBudgetPrefetch(() => keyClients.spareBudget?.(input.vaultUrl) ?? 0, aheadOfBatches);
+    const prefetch = new IdleBudgetPrefetch(() => objects.spareBudget(), aheadOfBatches);
     // Blobs already in the set now come from an earlier attempt of this inventory: they may predate this
     // listing, so the listed update time is no lower bound for them (see timesWithoutVersions).
     const earlierBlobs = new Set<string>();
-    if (!input.versionDetails) for await (const item of store.list(`${paths.root}/keys/`)) earlierBlobs.add(item.path);
+    if (!input.versionDetails) for (const kind of kinds) for await (const item of store.list(paths.kindFolder(kind))) earlierBlobs.add(item.path);
     try {
-      for await (const page of client.listPropertiesOfKeys().byPage({ maxPageSize: 25 })) {
-        for (const key of page) {
-          if (!accept(key.name)) continue;
-          if (key.managed) skipped.push({ name: key.name, reason: CERTIFICATE_BACKED_REASON });
-          else {
-            const entry: Inventory["toBackUp"][number] = {
-              name: key.name,
-              managed: false,
-              updatedOn: key.updatedOn?.toISOString(),
-              ...(earlierBlobs.has(paths.keyBlob(key.name)) ? { earlierBlob: true as const } : {}),
+      for (const kind of kinds) {
+        for await (const page of objects.of(kind).listObjects()) {
+          for (const object of page) {
+            if (!accept(kind, object.name)) continue;
+            if (object.managed) {
+              // A certificate's key or secret has its certificate's name.
+              if (certificates.has(object.name.toLowerCase())) withCertificate.push({ kind, name: object.name });
+              else skipped.push({ kind, name: object.name, reason: certificateLeftOut(kinds) });
+              continue;
+            }
+            if (kind === "certificate") certificates.add(object.name.toLowerCase());
+            const entry: Entry = {
+              kind,
+              name: object.name,
+              updatedOn: object.updatedOn?.toISOString(),
+              ...(earlierBlobs.has(paths.blob(kind, object.name)) ? { earlierBlob: true as const } : {}),
             };
             toBackUp.push(entry);
             prefetch.offer(entry);
           }
+          prefetch.pump();
         }
-        prefetch.pump();
       }
-    } catch (error) {
-      throw toKeyVaultError(error);
     } finally {
       await prefetch.finish();
     }
-    toBackUp.sort((a, b) => compareNames(a.name, b.name));
-    skipped.sort((a, b) => compareNames(a.name, b.name));
+    toBackUp.sort(compareObjects);
+    skipped.sort(compareObjects);
+    withCertificate.sort(compareObjects);
     const inventory: Inventory = {
       format: INVENTORY_FORMAT,
       jobId: input.jobId,
       backupSetId,
       vaultUrl: input.vaultUrl,
       startedAt: input.startedAt,
+      kinds,
       include: [...input.include],
       exclude: [...input.exclude],
       batchSize: input.batchSize,
       ...(input.versionDetails ? {} : { versionDetails: false }),
       toBackUp,
       skipped,
+      withCertificate,
     };
     const written = await store.writeOnce(paths.inventory, encodeDocument(inventory));
     const kept = written.outcome === "created" ? inventory : parseDocument(inventorySchema, paths.inventory, written.existing);
-    log?.({ event: "inventory", jobId: input.jobId, backupSetId, vaultUrl: input.vaultUrl, keys: kept.toBackUp.length, skipped: kept.skipped.length });
+    log?.({
+      event: "inventory", jobId: input.jobId, backupSetId, vaultUrl: input.vaultUrl,
+      objects: kept.toBackUp.length, keys: kept.toBackUp.filter((e) => e.kind === "key").length, skipped: kept.skipped.length, withCertificate: kept.withCertificate.length,
+    });
     return summarizeInventory(kept);
   }
 
-  /** Backs up one batch of the inventory: one blob per key, then a batch record with every key's result. */
-  async function backupKeyBatch(input: BackupKeyBatchInput, invocation?: ActivityInvocation): Promise<BatchCounts> {
+  /** Backs up one batch of the inventory: one blob per object, then a batch record with every object's result. */
+  async function backupObjectBatch(input: BackupObjectBatchInput, invocation?: ActivityInvocation): Promise<BatchCounts> {
     const log = invocation?.logger ?? deps.log;
     const paths = pathsFor(input.vaultUrl, input.backupSetId);
     const recordPath = paths.batch(input.batchIndex);
@@ -147,70 +173,75 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps): Vaul
 
     const inventory = await inventoryView(paths);
     const start = input.batchIndex * inventory.batchSize;
-    const keys: InventoryEntry[] = inventory.names
-      .slice(start, start + inventory.batchSize)
-      .map((name) => ({
+    const entries: Entry[] = inventory.objects.slice(start, start + inventory.batchSize).map(({ kind, name }) => {
+      const id = objectId(kind, name);
+      return {
+        kind,
         name,
-        managed: false,
-        versions: inventory.versions.get(name),
-        updatedOn: inventory.listedUpdatedOn.get(name),
-        backup: inventory.backups.get(name),
-        ...(inventory.earlierBlobs.has(name) ? { earlierBlob: true as const } : {}),
-      }));
-    const client = keyClients(input.vaultUrl);
-    const results = await mapWithConcurrency(keys, input.keyConcurrency, (key) => backUpOneKey(client, paths, key, input.jobId, inventory.versionDetails, log));
-    const record: BatchRecord = { batchIndex: input.batchIndex, keys: results };
+        versions: inventory.versions.get(id),
+        updatedOn: inventory.listedUpdatedOn.get(id),
+        backup: inventory.backups.get(id),
+        ...(inventory.earlierBlobs.has(id) ? { earlierBlob: true as const } : {}),
+      };
+    });
+    const objects = vaultObjects(input.vaultUrl);
+    const results = await mapWithConcurrency(entries, input.keyConcurrency, (entry) =>
+      backUpOne(objects.of(entry.kind), paths, entry, input.jobId, inventory.versionDetails, log),
+    );
+    const record: BatchRecord = { batchIndex: input.batchIndex, objects: results };
     const written = await store.writeOnce(recordPath, encodeDocument(record));
     const kept = written.outcome === "created" ? record : parseDocument(batchRecordSchema, recordPath, written.existing);
     return countBatch(kept);
   }
 
-  async function backUpOneKey(
-    client: KeyClient,
+  async function backUpOne(
+    adapter: ObjectKindAdapter,
     paths: BackupSetPaths,
-    key: InventoryEntry,
+    entry: Entry,
     jobId: string,
     versionDetails: boolean,
     log: ActivityLogger | undefined,
-  ): Promise<KeyResult> {
-    const name = key.name;
+  ): Promise<ObjectResult> {
+    const { kind, name } = entry;
     // Taken and stored by the inventory, in this job.
-    if (key.backup) {
-      const { size, sha256, backedUpAt, reused } = key.backup;
-      return { name, result: "succeeded", ...timesWithoutVersions(key.updatedOn, backedUpAt, reused === true || key.earlierBlob === true), blobPath: paths.keyBlob(name), size, sha256 };
+    if (entry.backup) {
+      const { size, sha256, backedUpAt, reused } = entry.backup;
+      const times = timesWithoutVersions(entry.updatedOn, backedUpAt, reused === true || entry.earlierBlob === true);
+      return { kind, name, result: "succeeded", ...times, blobPath: paths.blob(kind, name), size, sha256 };
     }
-    let versions: KeyVersionInfo[] | undefined;
+    let versions: ObjectVersion[] | undefined;
     let backup: Uint8Array | undefined;
     let servedAt: string | undefined;
     try {
       // Versions first (here, or already in the inventory): a version added meanwhile is then in the
       // backup, never only in the manifest.
-      if (versionDetails) versions = key.versions?.map(fromStoredVersion) ?? (await listKeyVersions(client, name));
-      ({ backup, servedAt } = await backupKeyServed(client, name));
+      if (versionDetails) versions = entry.versions?.map(fromStoredVersion) ?? (await adapter.listVersions(name));
+      ({ backup, servedAt } = await adapter.backup(name));
     } catch (error) {
       const kvError = toKeyVaultError(error);
-      if (kvError instanceof CertificateBackedKeyError) return { name, result: "skipped", reason: CERTIFICATE_BACKED_REASON };
+      if (kvError instanceof CertificateManagedError) return { kind, name, result: "skipped", reason: REFUSED_AS_MANAGED };
       // Deleted between the inventory and its batch: nothing is left to back up, and nothing is lost by this job.
-      if (kvError instanceof KeyNotFoundError) return { name, result: "skipped", reason: "deleted from the vault after the inventory was taken" };
-      log?.({ event: "keyFailed", jobId, vaultUrl: client.vaultUrl, key: name, reason: describeFailure(kvError) });
-      return { name, result: "failed", reason: describeFailure(kvError) };
+      if (kvError instanceof ObjectNotFoundError) return { kind, name, result: "skipped", reason: "deleted from the vault after the inventory was taken" };
+      log?.({ event: "keyFailed", jobId, vaultUrl: adapter.vaultUrl, ...(kind === "key" ? {} : { kind }), key: name, reason: describeFailure(kvError) });
+      return { kind, name, result: "failed", reason: describeFailure(kvError) };
     }
-    if (!backup || backup.length === 0) return { name, result: "failed", reason: "the vault returned an empty backup" };
+    if (!backup || backup.length === 0) return { kind, name, result: "failed", reason: "the vault returned an empty backup" };
     // A blob kept from an earlier attempt of this batch was taken after the listing; one from an earlier
     // attempt of the inventory maybe not.
-    const { reused, ...stored } = await storeBackup(paths, name, backup);
-    const details = versions ? versionSummary(versions) : timesWithoutVersions(key.updatedOn, servedAt, reused && key.earlierBlob === true);
-    return { name, result: "succeeded", ...details, ...stored };
+    const { reused, ...stored } = await storeBackup(paths, entry, backup);
+    if (!versions) return { kind, name, result: "succeeded", ...timesWithoutVersions(entry.updatedOn, servedAt, reused && entry.earlierBlob === true), ...stored };
+    const rotated = rotatedSince(entry.updatedOn, versions);
+    return { kind, name, result: "succeeded", ...versionSummary(versions), ...(rotated ? { rotatedDuringBackup: rotated } : {}), ...stored };
   }
 
-  /** Writes a key's backup to its blob, once: an earlier attempt in this job (same path) keeps its blob, as written. */
+  /** Writes an object's backup to its blob, once: an earlier attempt in this job (same path) keeps its blob, as written. */
   async function storeBackup(
     paths: BackupSetPaths,
-    name: string,
+    entry: { readonly kind: ObjectKind; readonly name: string },
     backup: Uint8Array | undefined,
   ): Promise<{ blobPath: string; size: number; sha256: string; reused: boolean }> {
-    if (!backup || backup.length === 0) throw new Error(`the vault returned an empty backup of ${name}`);
-    const blobPath = paths.keyBlob(name);
+    if (!backup || backup.length === 0) throw new Error(`the vault returned an empty backup of ${entry.kind} ${entry.name}`);
+    const blobPath = paths.blob(entry.kind, entry.name);
     const data = Buffer.from(backup.buffer, backup.byteOffset, backup.byteLength);
     const written = await store.writeOnce(blobPath, data);
     const stored = written.outcome === "created" ? data : written.existing;
@@ -220,15 +251,15 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps): Vaul
   /** A batch that already finished in this job: check its blobs against the record rather than redo it. */
   async function verifyRecordedBatch(paths: BackupSetPaths, recordPath: string): Promise<BatchCounts> {
     const record = parseDocument(batchRecordSchema, recordPath, await store.read(recordPath));
-    await mapWithConcurrency(record.keys, 16, async (key) => {
-      if (key.result !== "succeeded") return;
-      if (!key.blobPath.startsWith(`${paths.root}/`)) throw new StoredChecksumMismatchError(key.blobPath);
-      if (sha256Hex(await store.read(key.blobPath)) !== key.sha256) throw new StoredChecksumMismatchError(key.blobPath);
+    await mapWithConcurrency(record.objects, 16, async (object) => {
+      if (object.result !== "succeeded") return;
+      if (!object.blobPath.startsWith(`${paths.root}/`)) throw new StoredChecksumMismatchError(object.blobPath);
+      if (sha256Hex(await store.read(object.blobPath)) !== object.sha256) throw new StoredChecksumMismatchError(object.blobPath);
     });
     return countBatch(record);
   }
 
-  /** Writes the manifest last, from the inventory and the batch records: every key ends with a result. */
+  /** Writes the manifest last, from the inventory and the batch records: every object ends with a result. */
   async function writeBackupManifest(input: WriteBackupManifestInput): Promise<BackupSummary> {
     const paths = pathsFor(input.vaultUrl, input.backupSetId);
     if (await store.exists(paths.manifest)) {
@@ -237,44 +268,32 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps): Vaul
     const inventory = await inventoryView(paths);
     const failedBatches = new Map(input.failedBatches.map((b) => [b.batchIndex, b.reason]));
 
-    // The manifest is written from the batch records one at a time, as text (one key per line), so its
-    // size in memory is its bytes only: no object per key, no whole-document string. Two passes over the
+    // The manifest is written from the batch records one at a time, as text (one object per line), so its
+    // size in memory is its bytes only: no object per entry, no whole-document string. Two passes over the
     // records: the first counts and measures, the second writes into a buffer of the exact size.
     const writer = new ManifestWriter();
-    for await (const key of keysInOrder(store, paths, inventory, failedBatches)) writer.measure(key);
+    for await (const object of objectsInOrder(store, paths, inventory, failedBatches)) writer.measure(object);
     const state = manifestState(writer.counts);
-    const header: Omit<Manifest, "keys"> = {
+    const header: Omit<Manifest, "objects"> = {
       format: MANIFEST_FORMAT,
       jobId: input.jobId,
       backupSetId: input.backupSetId,
       vaultUrl: input.vaultUrl,
       startedAt: input.startedAt,
       endedAt: input.endedAt,
+      kinds: [...inventory.kinds],
       include: inventory.include,
       exclude: inventory.exclude,
       state,
       ...(inventory.versionDetails ? {} : { versionDetails: false }),
-      counts: writer.counts,
+      counts: { ...writer.counts, byKind: writer.byKind },
     };
     writer.begin(header);
-    for await (const key of keysInOrder(store, paths, inventory, failedBatches)) writer.write(key);
+    for await (const object of objectsInOrder(store, paths, inventory, failedBatches)) writer.write(object);
     const written = await store.writeOnce(paths.manifest, writer.end());
     if (written.outcome === "exists") return summarizeManifest(parseDocument(manifestSchema, paths.manifest, written.existing), paths.manifest);
-    return {
-      backupSetId: header.backupSetId,
-      vaultUrl: header.vaultUrl,
-      state,
-      keys: { total: header.counts.total, succeeded: header.counts.succeeded, failed: header.counts.failed, skipped: header.counts.skipped },
-      versions: header.counts.versions,
-      versionDetails: inventory.versionDetails,
-      bytes: header.counts.bytes,
-      startedAt: header.startedAt,
-      endedAt: header.endedAt,
-      failures: writer.failures,
-      skipped: writer.skipped,
-      reportPath: paths.manifest,
-    };
+    return { ...summarizeManifest({ ...header, objects: [] }, paths.manifest), failures: writer.failures, skipped: writer.skipped };
   }
 
-  return { takeKeyInventory, backupKeyBatch, writeBackupManifest } satisfies VaultBackupActivities;
+  return { takeInventory, backupObjectBatch, writeBackupManifest } satisfies VaultBackupActivities;
 }

@@ -1,18 +1,21 @@
 import * as df from "durable-functions";
 import {
   ActivityNames,
+  OBJECT_KINDS,
   type BackupSummary,
-  type TakeKeyInventoryInput,
+  type InventorySummary,
+  type ObjectKind,
+  type TakeInventoryInput,
   type VaultBackupInput,
   type WriteBackupManifestInput,
 } from "../src/contracts";
 import { runBoundedBatches } from "./bounded-batches";
-import { KeyTally, emptyProgress } from "./progress";
+import { ObjectTally, emptyProgress, type KindStart } from "./progress";
 import { callActivity } from "./retry";
 
 /**
- * Backs up every key of a vault: inventory → batches (a bounded number in flight) → manifest.
- * History holds counts and batch indexes only, so it stays small whatever the vault's size.
+ * Backs up the objects of a vault, of every kind the job names: inventory → batches (a bounded number in
+ * flight) → manifest. History holds counts and batch indexes only, so it stays small whatever the vault's size.
  */
 export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Generator<df.Task, BackupSummary, unknown> {
   const input = context.df.getInput<VaultBackupInput>();
@@ -20,27 +23,35 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
   const startedAt = context.df.currentUtcDateTime.toISOString();
 
   context.df.setCustomStatus(emptyProgress("inventory"));
-  const inventoryInput: TakeKeyInventoryInput = {
+  const inventoryInput: TakeInventoryInput = {
     jobId,
     vaultUrl: input.vaultUrl,
+    // An input recorded before kinds existed backed up keys.
+    kinds: input.kinds ?? ["key"],
     include: input.include,
     exclude: input.exclude,
     startedAt,
     batchSize: input.tuning.batchSize,
     versionDetails: input.versionDetails !== false,
   };
-  const inventory = yield* callActivity(context, ActivityNames.takeKeyInventory, inventoryInput, input.retry);
+  const inventory = byKind(yield* callActivity(context, ActivityNames.takeInventory, inventoryInput, input.retry));
 
-  // Every key is pending until its batch reports it; certificate-backed keys are skipped from the start.
-  const keys = new KeyTally(inventory.keysMatched, 0, inventory.keysSkipped, inventory.keysToBackUp, inventory.batchCount, inventory.backupSetId);
+  // Every object is pending until its batch reports it (a certificate's key and secret: until the
+  // manifest); those the inventory skipped are settled from the start.
+  const start: { [K in ObjectKind]?: KindStart } = {};
+  for (const kind of OBJECT_KINDS) {
+    const skipped = inventory.skippedByKind[kind] ?? 0;
+    start[kind] = { total: inventory.matchedByKind[kind] ?? 0, failed: 0, skipped, pending: (inventory.matchedByKind[kind] ?? 0) - skipped };
+  }
   // An inventory result recorded before it carried batchSize (a job resumed from older state) had the job's own.
   const batchSize = inventory.batchSize ?? input.tuning.batchSize;
-  context.df.setCustomStatus(keys.progress("backup"));
+  const objects = new ObjectTally(start, inventory.toBackUpByKind, batchSize, inventory.batchCount, inventory.backupSetId);
+  context.df.setCustomStatus(objects.progress("backup"));
 
   yield* runBoundedBatches(context, {
     batchCount: inventory.batchCount,
     inFlight: input.tuning.batchesInFlight,
-    activity: ActivityNames.backupKeyBatch,
+    activity: ActivityNames.backupObjectBatch,
     retry: input.retry,
     input: (batchIndex) => ({
       jobId,
@@ -50,28 +61,46 @@ export function* vaultBackupOrchestrator(context: df.OrchestrationContext): Gene
       keyConcurrency: input.tuning.keyConcurrency,
     }),
     onFinished: (batchIndex, outcome) => {
-      const size = Math.min(batchSize, inventory.keysToBackUp - batchIndex * batchSize);
-      if (!outcome.ok) keys.batchFailed(batchIndex, size, outcome.reason);
+      if (!outcome.ok) objects.batchFailed(batchIndex, outcome.reason);
       else {
         const counts = outcome.result;
+        const size = objects.sizesOf(batchIndex).reduce((n, s) => n + s.size, 0);
         // A batch result recorded before it counted skipped keys (older state) leaves them to be inferred.
-        keys.batchDone(size, { ...counts, skipped: counts.skipped ?? size - counts.succeeded - counts.failed });
+        objects.batchDone(batchIndex, { ...counts, skipped: counts.skipped ?? size - counts.succeeded - counts.failed }, counts.byKind);
       }
-      context.df.setCustomStatus(keys.progress("backup"));
+      context.df.setCustomStatus(objects.progress("backup"));
     },
   });
 
-  context.df.setCustomStatus(keys.progress("manifest"));
+  context.df.setCustomStatus(objects.progress("manifest"));
   const manifestInput: WriteBackupManifestInput = {
     jobId,
     backupSetId: inventory.backupSetId,
     vaultUrl: input.vaultUrl,
     startedAt,
     endedAt: context.df.currentUtcDateTime.toISOString(),
-    failedBatches: keys.failedBatches,
+    failedBatches: objects.failedBatches,
   };
   const summary = yield* callActivity(context, ActivityNames.writeBackupManifest, manifestInput, input.retry);
-  keys.settle(summary.keys, summary.bytes);
-  context.df.setCustomStatus(keys.progress("done"));
+  objects.settle(summary.kinds, summary.bytes);
+  context.df.setCustomStatus(objects.progress("done"));
   return summary;
+}
+
+/** An inventory result recorded before kinds (a job resumed from older state) counted keys. */
+function byKind(inventory: InventorySummary): InventorySummary {
+  const recorded = inventory as Partial<InventorySummary> & { keysMatched?: number; keysToBackUp?: number; keysSkipped?: number };
+  if (recorded.toBackUpByKind !== undefined) return inventory;
+  const matched = recorded.keysMatched ?? 0, toBackUp = recorded.keysToBackUp ?? 0, skipped = recorded.keysSkipped ?? 0;
+  return {
+    ...inventory,
+    objectsMatched: matched,
+    objectsToBackUp: toBackUp,
+    objectsSkipped: skipped,
+    objectsWithCertificate: 0,
+    matchedByKind: { key: matched },
+    toBackUpByKind: { key: toBackUp },
+    skippedByKind: { key: skipped },
+    withCertificateByKind: {},
+  };
 }

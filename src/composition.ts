@@ -5,6 +5,7 @@ import { KeyClient } from "@azure/keyvault-keys";
 import type { KvBackupConfig } from "./config";
 import { EmulatorTokenCredential, createVaultConnections, keyClientsOf, type KeyClientFactory, type VaultConnections } from "./keyvault/clients";
 import { createHsmClientFactory, type HsmClientFactory } from "./keyvault/hsm-admin-client";
+import { vaultObjectsOf, type VaultObjectsFactory } from "./keyvault/object-kinds";
 import { logLine, type RecordLogger } from "./monitoring/log-events";
 import type { BackupStore } from "./storage/backup-store";
 import { createHsmStorageAccess, type HsmSasMode, type HsmStorageAccess } from "./storage/hsm-storage-access";
@@ -55,6 +56,8 @@ export interface Services {
   readonly vaults: VaultConnections;
   /** The keys clients of those connections. */
   readonly keyClients: KeyClientFactory;
+  /** The objects of each vault, kind by kind (keys, secrets, certificates), over those connections: what the jobs use. */
+  readonly vaultObjects: VaultObjectsFactory;
   readonly hsmClients: HsmClientFactory;
   /** Built on first use: a SAS mode without what it needs throws HsmStorageAccessError then. */
   readonly hsmStorageAccess: HsmStorageAccess;
@@ -77,6 +80,7 @@ export function createServices(options: ServiceOptions = {}): Services {
         tryTimeoutMs: options.tryTimeoutMs,
       }),
     keyClients: () => keyClientsOf(services.vaults),
+    vaultObjects: () => vaultObjectsOf(services.vaults),
     hsmClients: () => createHsmClientFactory({ credential: services.keyVaultCredential, emulatorCaCert: emulatorCa() }),
     hsmStorageAccess: () =>
       options.hsmStorageAccess ??

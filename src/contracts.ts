@@ -4,12 +4,12 @@
  * shapes of each kind of job are in src/contracts/ (re-exported here: import from this module).
  *
  * Everything here travels through orchestration history (plain text in the task hub), so it holds
- * counts, indexes and names, never secrets and never thousands of per-key records.
+ * counts, indexes and names, never secrets and never thousands of per-object records.
  */
 
 import type { GetHsmJobStatusInput, HsmBackupInput, HsmJobStatus, HsmJobSummary, HsmRestoreInput, StartHsmBackupInput, StartHsmRestoreInput } from "./contracts/hsm";
-import type { BackupKeyBatchInput, BackupSummary, BatchCounts, KeyInventorySummary, TakeKeyInventoryInput, VaultBackupInput, WriteBackupManifestInput } from "./contracts/vault-backup";
-import type { PlanRestoreInput, RestoreBatchResult, RestoreKeyBatchInput, RestorePlan, RestoreSummary, VaultRestoreInput, WriteRestoreReportInput } from "./contracts/vault-restore";
+import type { BackupObjectBatchInput, BackupSummary, BatchCounts, InventorySummary, TakeInventoryInput, VaultBackupInput, WriteBackupManifestInput } from "./contracts/vault-backup";
+import type { PlanRestoreInput, RestoreBatchResult, RestoreObjectBatchInput, RestorePlan, RestoreSummary, VaultRestoreInput, WriteRestoreReportInput } from "./contracts/vault-restore";
 
 export * from "./contracts/common";
 export * from "./contracts/vault-backup";
@@ -25,11 +25,11 @@ export const OrchestratorNames = {
 } as const satisfies { readonly [key: string]: OrchestratorName };
 
 export const ActivityNames = {
-  takeKeyInventory: "takeKeyInventory",
-  backupKeyBatch: "backupKeyBatch",
+  takeInventory: "takeInventory",
+  backupObjectBatch: "backupObjectBatch",
   writeBackupManifest: "writeBackupManifest",
   planRestore: "planRestore",
-  restoreKeyBatch: "restoreKeyBatch",
+  restoreObjectBatch: "restoreObjectBatch",
   writeRestoreReport: "writeRestoreReport",
   startHsmBackup: "startHsmBackup",
   startHsmRestore: "startHsmRestore",
@@ -43,11 +43,11 @@ export const ActivityNames = {
  * compile on both sides.
  */
 export interface ActivityContracts {
-  readonly takeKeyInventory: { readonly input: TakeKeyInventoryInput; readonly output: KeyInventorySummary };
-  readonly backupKeyBatch: { readonly input: BackupKeyBatchInput; readonly output: BatchCounts };
+  readonly takeInventory: { readonly input: TakeInventoryInput; readonly output: InventorySummary };
+  readonly backupObjectBatch: { readonly input: BackupObjectBatchInput; readonly output: BatchCounts };
   readonly writeBackupManifest: { readonly input: WriteBackupManifestInput; readonly output: BackupSummary };
   readonly planRestore: { readonly input: PlanRestoreInput; readonly output: RestorePlan };
-  readonly restoreKeyBatch: { readonly input: RestoreKeyBatchInput; readonly output: RestoreBatchResult };
+  readonly restoreObjectBatch: { readonly input: RestoreObjectBatchInput; readonly output: RestoreBatchResult };
   readonly writeRestoreReport: { readonly input: WriteRestoreReportInput; readonly output: RestoreSummary };
   readonly startHsmBackup: { readonly input: StartHsmBackupInput; readonly output: HsmJobStatus };
   readonly startHsmRestore: { readonly input: StartHsmRestoreInput; readonly output: HsmJobStatus };

@@ -9,7 +9,7 @@ import { BackupSetReader } from "./storage/backup-set-reader";
 import { tagActivityFailure, withFailureVerdict } from "../activities/failures";
 import { ConfigurationError } from "./config";
 import type { ActivityInvocation, ActivityLogger } from "../activities/logging";
-import type { KeyClientFactory } from "./keyvault/clients";
+import type { VaultObjectsFactory } from "./keyvault/object-kinds";
 import type { BackupStore } from "./storage/backup-store";
 import type { HsmClientFactory } from "./keyvault/hsm-admin-client";
 import { createHsmStorageAccess, type HsmStorageAccess } from "./storage/hsm-storage-access";
@@ -28,7 +28,8 @@ export const orchestrators = {
 } as const;
 
 export interface ActivityDependencies {
-  readonly keyClients: KeyClientFactory;
+  /** The objects of each vault, kind by kind. */
+  readonly vaultObjects: VaultObjectsFactory;
   readonly store: BackupStore;
   /** For invocations that bring no logger of their own (the local host); the Functions app passes one per invocation. */
   readonly log?: ActivityLogger;
@@ -72,16 +73,16 @@ export async function runHostedActivity(handlers: () => ActivityHandlers, name: 
 }
 
 export function createActivityHandlers(deps: ActivityDependencies): ActivityHandlers {
-  const { keyClients, store, log } = deps;
+  const { vaultObjects, store, log } = deps;
   const reader = new BackupSetReader(store);
-  const backup = createVaultBackupActivities({ keyClients, store, reader, ...(log ? { log } : {}) });
-  const restore = createVaultRestoreActivities({ keyClients, store, reader, ...(log ? { log } : {}) });
+  const backup = createVaultBackupActivities({ vaultObjects, store, reader, ...(log ? { log } : {}) });
+  const restore = createVaultRestoreActivities({ vaultObjects, store, reader, ...(log ? { log } : {}) });
   return {
-    [ActivityNames.takeKeyInventory]: withFailureVerdict(backup.takeKeyInventory),
-    [ActivityNames.backupKeyBatch]: withFailureVerdict(backup.backupKeyBatch),
+    [ActivityNames.takeInventory]: withFailureVerdict(backup.takeInventory),
+    [ActivityNames.backupObjectBatch]: withFailureVerdict(backup.backupObjectBatch),
     [ActivityNames.writeBackupManifest]: withFailureVerdict(backup.writeBackupManifest),
     [ActivityNames.planRestore]: withFailureVerdict(restore.planRestore),
-    [ActivityNames.restoreKeyBatch]: withFailureVerdict(restore.restoreKeyBatch),
+    [ActivityNames.restoreObjectBatch]: withFailureVerdict(restore.restoreObjectBatch),
     [ActivityNames.writeRestoreReport]: withFailureVerdict(restore.writeRestoreReport),
     ...(deps.hsmClients ? createHsmActivityHandlers({ hsmClients: deps.hsmClients, storageAccess: deps.hsmStorageAccess, log: deps.log }) : {}),
   };

@@ -78,7 +78,7 @@ export async function runCli(ctx: Context, args: string[], storage: RunStorage, 
   // With --json the command prints nothing until it ends: its progress is in its state file.
   const ticker = setInterval(() => {
     const p = storedProgress(ctx.stateDir, jobId);
-    if (p) ctx.log(`  ${args[0]} ${jobId}: ${p.phase} ${p.keysTotal - p.keysPending}/${p.keysTotal} keys, ${p.keysFailed} failed, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    if (p) ctx.log(`  ${args[0]} ${jobId}: ${p.phase} ${p.objectsTotal - p.objectsPending}/${p.objectsTotal} objects, ${p.objectsFailed} failed, ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }, 15_000);
   const code = await new Promise<number>((resolve, reject) => {
     child.once("error", reject);

@@ -115,8 +115,8 @@ export async function withLostAnswers(env: SoakEnvironment, result: CycleResult,
     orchestrators,
     activities: {
       ...forLocalHost(real),
-      [ActivityNames.backupKeyBatch]: losing("backup", real[ActivityNames.backupKeyBatch]!),
-      [ActivityNames.restoreKeyBatch]: losing("restore", real[ActivityNames.restoreKeyBatch]!),
+      [ActivityNames.backupObjectBatch]: losing("backup", real[ActivityNames.backupObjectBatch]!),
+      [ActivityNames.restoreObjectBatch]: losing("restore", real[ActivityNames.restoreObjectBatch]!),
     },
     clock: "virtual",
   });

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import type { BackupSummary, ConflictPolicy, RestoreSummary } from "../contracts";
+import type { BackupSummary, ConflictPolicy, CountsByKind, ObjectCounts, ObjectKind, RestorePlanListing, RestoreSummary } from "../contracts";
 import { createServices } from "../composition";
 import { LocalRuntime, newJobId } from "../local/runtime";
 import type { BackupStore } from "../storage/backup-store";
@@ -258,11 +258,12 @@ function printBackup(io: Io, json: boolean, jobId: string, s: BackupSummary): nu
       `backup set ${s.backupSetId} (${s.state})`,
       `  vault     ${s.vaultUrl}`,
       `  keys      ${s.keys.succeeded} backed up, ${s.keys.failed} failed, ${s.keys.skipped} skipped, of ${s.keys.total}`,
+      ...otherKinds(s.kinds).map(([label, c]) => `  ${label.padEnd(9)} ${c.succeeded} backed up, ${c.failed} failed, ${c.skipped} skipped, of ${c.total}`),
       `  versions  ${s.versionDetails !== false ? s.versions : "not listed (--no-version-details)"}`,
       `  bytes     ${s.bytes}`,
-      ...s.failures.map((f) => `  failed    ${f.name}: ${f.reason}`),
-      ...s.skipped.map((f) => `  skipped   ${f.name}: ${f.reason}`),
-      ...more(s.keys.failed + s.keys.skipped, s.failures.length + s.skipped.length, s.reportPath),
+      ...s.failures.map((f) => `  failed    ${objectLabel(f)}: ${f.reason}`),
+      ...s.skipped.map((f) => `  skipped   ${objectLabel(f)}: ${f.reason}`),
+      ...more(s.objects.failed + s.objects.skipped, s.failures.length + s.skipped.length, s.reportPath),
     ].join("\n") + "\n",
   );
   return exitCodeOf(s);
@@ -278,28 +279,47 @@ function printRestore(io: Io, json: boolean, jobId: string, s: RestoreSummary): 
   if (s.plan && s.dryRun) {
     const p = s.plan;
     lines.push(
-      `  to restore        ${p.toRestoreCount}`,
+      `  to restore        ${p.toRestoreCount}${kindBreakdown(p.kinds)}`,
       `  already present   ${names(p.alreadyPresentCount, p.alreadyPresent)}`,
       `  soft-deleted      ${names(p.softDeletedCount, p.softDeleted)}`,
       `  missing/damaged   ${p.missingOrDamagedCount}`,
-      ...p.missingOrDamaged.map((k) => `    ${k.name}: ${k.reason}`),
+      ...p.missingOrDamaged.map((k) => `    ${objectLabel(k)}: ${k.reason}`),
       `  skipped at backup ${p.skippedAtBackupCount}`,
-      ...p.skippedAtBackup.map((k) => `    ${k.name}: ${k.reason}`),
+      ...p.skippedAtBackup.map((k) => `    ${objectLabel(k)}: ${k.reason}`),
+      ...(p.withCertificateCount > 0 ? [`  with certificate  ${p.withCertificateCount} (keys and secrets that come back with their certificates)`] : []),
       ...more(p.missingOrDamagedCount + p.skippedAtBackupCount, p.missingOrDamaged.length + p.skippedAtBackup.length, s.reportPath),
     );
   } else {
     lines.push(`  keys  ${s.keys.succeeded} restored, ${s.keys.skipped} skipped, ${s.keys.failed} failed, of ${s.keys.total}`);
+    for (const [label, c] of otherKinds(s.kinds)) lines.push(`  ${label}  ${c.succeeded} restored, ${c.skipped} skipped, ${c.failed} failed, of ${c.total}`);
     const w = s.waitedForNames;
     if (w) lines.push(`  waited for names still settling in the target: ${w.purging} being purged, ${w.deleting} being deleted, ${w.recovering} being recovered (${(w.waitedMs / 1000).toFixed(1)} s in all)`);
-    lines.push(...s.skipped.map((k) => `  skipped  ${k.name}: ${k.reason}`), ...s.failures.map((k) => `  failed   ${k.name}: ${k.reason}`));
-    lines.push(...more(s.keys.skipped + s.keys.failed, s.skipped.length + s.failures.length, s.reportPath));
+    lines.push(...s.skipped.map((k) => `  skipped  ${objectLabel(k)}: ${k.reason}`), ...s.failures.map((k) => `  failed   ${objectLabel(k)}: ${k.reason}`));
+    lines.push(...more(s.objects.skipped + s.objects.failed, s.skipped.length + s.failures.length, s.reportPath));
   }
   io.stdout.write(lines.join("\n") + "\n");
   return exitCodeOf(s);
 }
 
-function exitCodeOf(s: { keys: { failed: number } }): number {
-  return s.keys.failed > 0 ? ExitCode.partial : ExitCode.ok;
+/** 3 when any object of the job failed, whatever its kind. */
+function exitCodeOf(s: { objects: ObjectCounts }): number {
+  return s.objects.failed > 0 ? ExitCode.partial : ExitCode.ok;
+}
+
+/** Secrets and certificates, when the job had any (keys have their line always). */
+function otherKinds(kinds: CountsByKind): [string, ObjectCounts][] {
+  return (["secrets", "certificates"] as const).filter((k) => kinds[k].total > 0).map((k) => [k, kinds[k]]);
+}
+
+/** An object as an include glob names it: a key by its name, others as `<kind>:<name>`. */
+function objectLabel(o: { kind: ObjectKind; name: string }): string {
+  return o.kind === "key" ? o.name : `${o.kind}:${o.name}`;
+}
+
+/** `(keys 3, secrets 2, certificates 1)` when the plan holds more than keys. */
+function kindBreakdown(kinds: RestorePlanListing["kinds"]): string {
+  if (kinds.secrets.toRestore + kinds.certificates.toRestore === 0) return "";
+  return ` (keys ${kinds.keys.toRestore}, secrets ${kinds.secrets.toRestore}, certificates ${kinds.certificates.toRestore})`;
 }
 
 /** Where the rest is, when a summary lists only the first of its keys. */

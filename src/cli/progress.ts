@@ -13,7 +13,7 @@ export function createProgressReporter(label: string, stream: { write(text: stri
     const bar = new cliProgress.SingleBar(
       {
         stream: stream as NodeJS.WriteStream,
-        format: `${label} [{bar}] {percentage}% | {value}/{total} keys | {failed} failed | {phase}`,
+        format: `${label} [{bar}] {percentage}% | {value}/{total} objects | {failed} failed | {phase}`,
         hideCursor: true,
         clearOnComplete: false,
       },
@@ -23,12 +23,13 @@ export function createProgressReporter(label: string, stream: { write(text: stri
     return {
       update(p) {
         if (!p) return;
+        const c = counts(p);
         if (!started) {
-          bar.start(Math.max(p.keysTotal, 1), 0, { failed: 0, phase: p.phase });
+          bar.start(Math.max(c.total, 1), 0, { failed: 0, phase: p.phase });
           started = true;
         }
-        bar.setTotal(Math.max(p.keysTotal, 1));
-        bar.update(p.keysTotal - p.keysPending, { failed: p.keysFailed, phase: p.phase });
+        bar.setTotal(Math.max(c.total, 1));
+        bar.update(c.total - c.pending, { failed: c.failed, phase: p.phase });
       },
       stop() {
         if (started) bar.stop();
@@ -40,7 +41,8 @@ export function createProgressReporter(label: string, stream: { write(text: stri
   return {
     update(p) {
       if (!p) return;
-      const line = `${label}: ${p.phase} ${p.keysTotal - p.keysPending}/${p.keysTotal} keys, ${p.keysFailed} failed`;
+      const c = counts(p);
+      const line = `${label}: ${p.phase} ${c.total - c.pending}/${c.total} objects, ${c.failed} failed`;
       const now = Date.now();
       if (line !== last && (now - lastAt > 2_000 || p.phase === "done")) {
         stream.write(`${line}\n`);
@@ -50,4 +52,11 @@ export function createProgressReporter(label: string, stream: { write(text: stri
     },
     stop() {},
   };
+}
+
+/** Every object of the job (a status written before objects were counted has keys only). */
+function counts(p: JobProgress): { total: number; pending: number; failed: number } {
+  const recorded = p as Partial<JobProgress>;
+  if (recorded.objectsTotal === undefined) return { total: p.keysTotal, pending: p.keysPending, failed: p.keysFailed };
+  return { total: p.objectsTotal, pending: p.objectsPending, failed: p.objectsFailed };
 }

@@ -2,25 +2,32 @@
  * Part of the contract between orchestrators and activities (src/contracts.ts re-exports it: import from
  * there). Everything here travels through orchestration history, so it holds counts, indexes and names.
  */
-import type { ActivityRetryPolicy, BackupSetState, JobTuning, KeyCounts, KeyIssue } from "./common";
+import type { ActivityRetryPolicy, BackupSetState, CountsByKind, JobTuning, KindSizes, ObjectCounts, ObjectIssue, ObjectKind } from "./common";
 
 export interface VaultBackupInput {
   readonly vaultUrl: string;
+  /**
+   * The kinds of objects to back up, in any order. Absent: keys only (a job started before the
+   * backup of other kinds; every trigger of today names its kinds).
+   */
+  readonly kinds?: readonly ObjectKind[];
+  /** Globs on object names, each optionally scoped to a kind (`secret:db-*`; src/filters.ts). */
   readonly include: readonly string[];
   readonly exclude: readonly string[];
   /**
-   * List each key's versions for the manifest (version count, latest version id): one more vault
-   * operation per key. false halves the operations (twice the keys per second at the vault's limit)
-   * and records only what the key list gives. Absent means true.
+   * List each object's versions for the manifest (version count, latest version id): one more vault
+   * operation per object. false halves the operations (twice the objects per second at the vault's
+   * limit) and records only what the object list gives. Absent means true.
    */
   readonly versionDetails?: boolean;
   readonly tuning: JobTuning;
   readonly retry: ActivityRetryPolicy;
 }
 
-export interface TakeKeyInventoryInput {
+export interface TakeInventoryInput {
   readonly jobId: string;
   readonly vaultUrl: string;
+  readonly kinds: readonly ObjectKind[];
   readonly include: readonly string[];
   readonly exclude: readonly string[];
   /** ISO time the job started (from the orchestration clock); names the backup set folder. */
@@ -30,20 +37,27 @@ export interface TakeKeyInventoryInput {
   readonly versionDetails: boolean;
 }
 
-export interface KeyInventorySummary {
+export interface InventorySummary {
   readonly backupSetId: string;
-  /** Keys matching the filters, including the certificate-backed ones that will be skipped. */
-  readonly keysMatched: number;
-  /** Keys to back up (matched minus skipped). */
-  readonly keysToBackUp: number;
-  /** Certificate-backed keys: the service refuses their backup as keys. */
-  readonly keysSkipped: number;
+  /** Objects matching the kinds and the filters: to back up, skipped, and in a certificate's backup. */
+  readonly objectsMatched: number;
+  /** Objects the batches back up. */
+  readonly objectsToBackUp: number;
+  /** Settled as skipped by the inventory (a certificate's key or secret whose certificate is not in the job). */
+  readonly objectsSkipped: number;
+  /** A certificate's key or secret, backed up inside its certificate's backup: settled by the manifest. */
+  readonly objectsWithCertificate: number;
+  /** Per kind: matched, to back up (batch order is kind by kind, in OBJECT_KINDS order), skipped, with a certificate. */
+  readonly matchedByKind: KindSizes;
+  readonly toBackUpByKind: KindSizes;
+  readonly skippedByKind: KindSizes;
+  readonly withCertificateByKind: KindSizes;
   readonly batchCount: number;
-  /** Keys per batch: batch i backs up keys i*batchSize … (i+1)*batchSize of those to back up. */
+  /** Objects per batch: batch i backs up objects i*batchSize … (i+1)*batchSize of those to back up. */
   readonly batchSize: number;
 }
 
-export interface BackupKeyBatchInput {
+export interface BackupObjectBatchInput {
   readonly jobId: string;
   readonly backupSetId: string;
   readonly vaultUrl: string;
@@ -51,13 +65,22 @@ export interface BackupKeyBatchInput {
   readonly keyConcurrency: number;
 }
 
+/** What one kind of a batch came to. */
+export interface KindBatchCounts {
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+}
+
 export interface BatchCounts {
   readonly batchIndex: number;
   readonly succeeded: number;
   readonly failed: number;
-  /** Found certificate-backed or deleted when the batch came to them. */
+  /** Found deleted (or refused as a certificate's) when the batch came to them. */
   readonly skipped: number;
   readonly bytes: number;
+  /** The same counts by kind (absent in a result recorded before kinds: all keys). */
+  readonly byKind?: { readonly [K in ObjectKind]?: KindBatchCounts };
 }
 
 export interface WriteBackupManifestInput {
@@ -66,7 +89,7 @@ export interface WriteBackupManifestInput {
   readonly vaultUrl: string;
   readonly startedAt: string;
   readonly endedAt: string;
-  /** Batches whose activity failed every attempt, with the last error: their keys are recorded as failed. */
+  /** Batches whose activity failed every attempt, with the last error: their objects are recorded as failed. */
   readonly failedBatches: readonly { readonly batchIndex: number; readonly reason: string }[];
 }
 
@@ -74,18 +97,22 @@ export interface BackupSummary {
   readonly backupSetId: string;
   readonly vaultUrl: string;
   readonly state: BackupSetState;
-  readonly keys: KeyCounts;
+  /** Every object of the set. */
+  readonly objects: ObjectCounts;
+  /** The keys alone (what `keys` has always counted). */
+  readonly keys: ObjectCounts;
+  readonly kinds: CountsByKind;
   /** Versions recorded in the manifest: 0 when the set was taken without version details. */
   readonly versions: number;
-  /** Whether the manifest records each key's version count and latest version id. */
+  /** Whether the manifest records each object's version count and latest version id. */
   readonly versionDetails: boolean;
   readonly bytes: number;
   readonly startedAt: string;
   readonly endedAt: string;
-  /** Names and reasons of the keys that failed: the first SUMMARY_LIST_LIMIT; the manifest has them all. */
-  readonly failures: readonly KeyIssue[];
-  /** Names and reasons of the keys that were skipped: the first SUMMARY_LIST_LIMIT; the manifest has them all. */
-  readonly skipped: readonly KeyIssue[];
-  /** The document in the backup store with every key's result: for a backup, the set's manifest. */
+  /** Objects that failed, with reasons: the first SUMMARY_LIST_LIMIT; the manifest has them all. */
+  readonly failures: readonly ObjectIssue[];
+  /** Objects that were skipped, with reasons: the first SUMMARY_LIST_LIMIT; the manifest has them all. */
+  readonly skipped: readonly ObjectIssue[];
+  /** The document in the backup store with every object's result: for a backup, the set's manifest. */
   readonly reportPath: string;
 }

@@ -18,18 +18,18 @@ export abstract class KeyVaultOperationError extends Error {
   }
 }
 
-/** 404: the key (or deleted key) does not exist. */
-export class KeyNotFoundError extends KeyVaultOperationError {
-  override readonly name = "KeyNotFoundError";
+/** 404: the key, secret or certificate (or the deleted one) does not exist. */
+export class ObjectNotFoundError extends KeyVaultOperationError {
+  override readonly name = "ObjectNotFoundError";
   readonly retryable = false;
 }
 
 /**
- * 409: a key of that name exists or is soft-deleted, or the name is between two states (a delete,
+ * 409: an object of that name exists or is soft-deleted, or the name is between two states (a delete,
  * recover or purge the service accepted and has not finished).
  */
-export class KeyConflictError extends KeyVaultOperationError {
-  override readonly name = "KeyConflictError";
+export class ObjectConflictError extends KeyVaultOperationError {
+  override readonly name = "ObjectConflictError";
   readonly retryable = false;
   constructor(
     message: string,
@@ -42,7 +42,7 @@ export class KeyConflictError extends KeyVaultOperationError {
     super(message, statusCode, code, options);
   }
 
-  /** The name is held by a soft-deleted key (recover or purge it first). */
+  /** The name is held by a soft-deleted object (recover or purge it first). */
   get softDeleted(): boolean {
     return /deleted/i.test(this.message) && this.inProgress === undefined;
   }
@@ -59,9 +59,9 @@ export class KeyConflictError extends KeyVaultOperationError {
   }
 }
 
-/** 403 on backup of a key that backs a certificate: back up the certificate instead. */
-export class CertificateBackedKeyError extends KeyVaultOperationError {
-  override readonly name = "CertificateBackedKeyError";
+/** 403 on backup of a key or secret that backs a certificate: its certificate's backup holds it. */
+export class CertificateManagedError extends KeyVaultOperationError {
+  override readonly name = "CertificateManagedError";
   readonly retryable = false;
 }
 
@@ -116,9 +116,9 @@ export function toKeyVaultError(error: unknown): KeyVaultOperationError {
     if (isTransientNetworkFailure({ code: e.code, name: e.name, message })) return new KeyVaultUnavailableError(message, status, code, cause);
     return new KeyVaultUnexpectedError(message, status, code, cause);
   }
-  if (status === 404) return new KeyNotFoundError(message, status, code, cause);
-  if (status === 409) return new KeyConflictError(message, status, code, cause, e.details?.error?.innerError?.code ?? e.details?.error?.innererror?.code);
-  if (status === 403 && /associated with a certificate/i.test(message)) return new CertificateBackedKeyError(message, status, code, cause);
+  if (status === 404) return new ObjectNotFoundError(message, status, code, cause);
+  if (status === 409) return new ObjectConflictError(message, status, code, cause, e.details?.error?.innerError?.code ?? e.details?.error?.innererror?.code);
+  if (status === 403 && /associated with a certificate/i.test(message)) return new CertificateManagedError(message, status, code, cause);
   if (status === 401 || status === 403) return new KeyVaultAccessDeniedError(message, status, code, cause);
   if (status === 429) return new KeyVaultThrottledError(message, status, code, cause);
   if (isRetryableStatus(status)) return new KeyVaultUnavailableError(message, status, code, cause);

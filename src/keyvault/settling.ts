@@ -11,7 +11,7 @@
  * finished recover a live one).
  */
 import { DEFAULT_SETTLING_POLICY, type SettlingPolicy } from "../retry-policies";
-import type { KeyConflictError } from "./errors";
+import type { ObjectConflictError } from "./errors";
 
 export type SettlingState = "deleting" | "recovering" | "purging";
 
@@ -23,7 +23,7 @@ export type NameHolder = "active" | "deleted" | "none";
  * Whether a 409 answered to a write of a name means "not yet" rather than "taken". `holder` is what the vault
  * shows for the name right after the 409 (undefined when it was not looked up: the answer already said).
  */
-export function settlingState(conflict: KeyConflictError, holder: NameHolder | undefined): SettlingState | undefined {
+export function settlingState(conflict: ObjectConflictError, holder: NameHolder | undefined): SettlingState | undefined {
   const inProgress = conflict.inProgress;
   if (inProgress === "delete") return "deleting";
   if (inProgress === "recover") return "recovering";

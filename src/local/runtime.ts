@@ -73,7 +73,7 @@ export class LocalRuntime {
     const services = this.services;
     const logger = log ?? services.log;
     const activities = options.store
-      ? createActivityHandlers({ keyClients: services.keyClients, store: options.store, hsmClients: services.hsmClients, hsmStorageAccess: services.hsmStorageAccess, ...(logger ? { log: logger } : {}) })
+      ? createActivityHandlers({ vaultObjects: services.vaultObjects, store: options.store, hsmClients: services.hsmClients, hsmStorageAccess: services.hsmStorageAccess, ...(logger ? { log: logger } : {}) })
       : createHsmActivityHandlers({ hsmClients: services.hsmClients, storageAccess: services.hsmStorageAccess, ...(logger ? { log: logger } : {}) });
     this.host = new LocalDurableHost({
       orchestrators,

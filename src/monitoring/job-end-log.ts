@@ -46,13 +46,13 @@ function describeOutput(
   if (type === "vault-backup") {
     const s = output as BackupSummary;
     return ended(context, type, startedAt, s.vaultUrl, s.state === "complete" ? "complete" : "partial", {
-      ...keyCounts(s.keys), versions: s.versions, bytes: s.bytes, backupSetId: s.backupSetId,
+      ...keyCounts(s.keys), ...objectCounts(s.objects), versions: s.versions, bytes: s.bytes, backupSetId: s.backupSetId,
     });
   }
   if (type === "vault-restore") {
     const s = output as RestoreSummary;
-    return ended(context, type, startedAt, s.targetVaultUrl, s.keys.failed > 0 ? "partial" : "complete", {
-      ...keyCounts(s.keys), backupSetId: s.backupSetId, dryRun: s.dryRun,
+    return ended(context, type, startedAt, s.targetVaultUrl, s.objects.failed > 0 ? "partial" : "complete", {
+      ...keyCounts(s.keys), ...objectCounts(s.objects), backupSetId: s.backupSetId, dryRun: s.dryRun,
     });
   }
   const s = output as HsmJobSummary;
@@ -81,6 +81,10 @@ function ended(
     durationMs: endedAt.getTime() - startedAt.getTime(),
     ...details,
   };
+}
+
+function objectCounts(objects: { total: number; succeeded: number; failed: number; skipped: number }) {
+  return { objectsTotal: objects.total, objectsSucceeded: objects.succeeded, objectsFailed: objects.failed, objectsSkipped: objects.skipped };
 }
 
 function keyCounts(keys: { total: number; succeeded: number; failed: number; skipped: number }) {

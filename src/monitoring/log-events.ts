@@ -13,6 +13,7 @@ import { z } from "zod";
 const jobType = z.enum(["vault-backup", "vault-restore", "hsm-backup", "hsm-restore"]);
 const trigger = z.enum(["http", "schedule"]);
 const count = z.number().int().nonnegative();
+const objectKind = z.enum(["certificate", "key", "secret"]);
 
 export const LOG_EVENTS = {
   /** A job was started (HTTP API or timer). */
@@ -68,6 +69,11 @@ export const LOG_EVENTS = {
     keysSucceeded: count.optional(),
     keysFailed: count.optional(),
     keysSkipped: count.optional(),
+    /** Vault jobs: every object (keys, secrets and certificates). */
+    objectsTotal: count.optional(),
+    objectsSucceeded: count.optional(),
+    objectsFailed: count.optional(),
+    objectsSkipped: count.optional(),
     versions: count.optional(),
     bytes: count.optional(),
     backupSetId: z.string().optional(),
@@ -122,12 +128,23 @@ export const LOG_EVENTS = {
   /** Timer: one per run, at its end (the "timer ran" signal). */
   "schedule.run": z.strictObject({ slot: z.string(), slotId: z.string(), started: count, skipped: count, failed: count, durationMs: z.number() }),
   /** Activities. */
-  inventory: z.strictObject({ jobId: z.string(), backupSetId: z.string(), vaultUrl: z.string(), keys: count, skipped: count }),
-  keyFailed: z.strictObject({ jobId: z.string(), vaultUrl: z.string(), key: z.string(), reason: z.string() }),
+  /** Backup: the inventory was taken. objects: to back up (keys: of them, the keys); skipped; withCertificate: a certificate's keys and secrets. */
+  inventory: z.strictObject({
+    jobId: z.string(),
+    backupSetId: z.string(),
+    vaultUrl: z.string(),
+    objects: count.optional(),
+    keys: count,
+    skipped: count,
+    withCertificate: count.optional(),
+  }),
+  /** An object failed (the field `key` names it, whatever its kind; `kind` says which, absent for keys of older lines). */
+  keyFailed: z.strictObject({ jobId: z.string(), vaultUrl: z.string(), kind: objectKind.optional(), key: z.string(), reason: z.string() }),
   /** Restore: a name was still being deleted, recovered or purged in the target, and was waited for. */
   restoreWaitedForName: z.strictObject({
     jobId: z.string(),
     vaultUrl: z.string(),
+    kind: objectKind.optional(),
     key: z.string(),
     state: z.enum(["deleting", "recovering", "purging"]),
     waits: count,

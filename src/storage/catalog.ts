@@ -1,6 +1,6 @@
-import type { BackupSetState } from "../contracts";
+import type { BackupSetState, CountsByKind, ObjectCounts } from "../contracts";
 import type { BackupStore } from "./backup-store";
-import { BackupSetPaths, inventorySchema, isBackupSetFolderName, manifestSchema, parseBackupSetRef, parseDocument, vaultFolder } from "./backup-set";
+import { BackupSetPaths, countsOfManifest, inventorySchema, isBackupSetFolderName, manifestSchema, parseBackupSetRef, parseDocument, vaultFolder } from "./backup-set";
 import { DamagedBackupDocumentError } from "./errors";
 import { mapWithConcurrency } from "../util/pool";
 
@@ -8,12 +8,16 @@ export interface BackupSetEntry {
   readonly backupSetId: string;
   readonly vaultFolder: string;
   readonly vaultUrl?: string;
-  /** complete: every key backed up; partial: a manifest with failed keys; incomplete: no manifest (the job did not finish). */
+  /** complete: every object backed up; partial: a manifest with failed objects; incomplete: no manifest (the job did not finish). */
   readonly state: BackupSetState;
   readonly startedAt: string;
   readonly endedAt?: string;
   readonly jobId: string;
-  readonly keys?: { readonly total: number; readonly succeeded: number; readonly failed: number; readonly skipped: number };
+  /** The set's keys (a set of format 1 holds keys only). */
+  readonly keys?: ObjectCounts;
+  /** Every object of the set, and each kind. */
+  readonly objects?: ObjectCounts;
+  readonly kinds?: CountsByKind;
   /** Absent for a set taken without version details (its manifest does not count versions). */
   readonly versions?: number;
   readonly bytes?: number;
@@ -42,7 +46,7 @@ export async function describeBackupSet(store: BackupStore, folder: string, back
         state: manifest.state,
         startedAt: manifest.startedAt,
         endedAt: manifest.endedAt,
-        keys: { total: manifest.counts.total, succeeded: manifest.counts.succeeded, failed: manifest.counts.failed, skipped: manifest.counts.skipped },
+        ...countsOfManifest(manifest),
         ...(manifest.versionDetails === false ? {} : { versions: manifest.counts.versions }),
         bytes: manifest.counts.bytes,
       };

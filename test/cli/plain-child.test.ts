@@ -104,10 +104,11 @@ describe("kvbackup run as a plain child process, with pacing holding every call"
     expect(summary.keys).toEqual({ total: KEYS, succeeded: 0, failed: 0, skipped: KEYS });
     // The summary lists the first 100; the report document lists them all.
     expect(summary.skipped).toHaveLength(100);
-    expect(summary.skipped[0]).toEqual({ name: "cron-00000", reason: "a key of that name already exists in the target vault" });
+    expect(summary.skipped[0]).toEqual({ kind: "key", name: "cron-00000", reason: "a key of that name already exists in the target vault" });
     const report = JSON.parse((await store.read(summary.reportPath)).toString("utf8"));
     expect(report.skipped).toHaveLength(KEYS);
-    expect(report.keys).toEqual(summary.keys);
+    expect(report.byKind.keys).toEqual(summary.keys);
+    expect(report.objects).toEqual(summary.objects);
     expect(source.stats().operations["restoreKey"] ?? 0).toBe(0);
     expect(compareSnapshots(original, await snapshotVault(client(source.url), { concurrency: 32 }))).toEqual([]);
   }, 300_000);

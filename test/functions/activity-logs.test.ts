@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { InvocationContext } from "@azure/functions";
-import { ActivityNames, type TakeKeyInventoryInput } from "../../src/contracts";
+import { ActivityNames, type TakeInventoryInput } from "../../src/contracts";
 import { startEmulator } from "../../src/emulator";
 import type { RunningEmulator } from "../../src/emulator/types";
 import { tempDir } from "../reliability/helpers";
@@ -29,7 +29,7 @@ describe("the activities registered with the Functions host", () => {
 
   function context(invocationId: string): { context: InvocationContext; lines: string[] } {
     const lines: string[] = [];
-    return { context: new InvocationContext({ functionName: ActivityNames.takeKeyInventory, invocationId, logHandler: (_level, ...args) => lines.push(args.map(String).join(" ")) }), lines };
+    return { context: new InvocationContext({ functionName: ActivityNames.takeInventory, invocationId, logHandler: (_level, ...args) => lines.push(args.map(String).join(" ")) }), lines };
   }
 
   it("when two invocations run, each one's log lines go to its own context and none to the other's", async () => {
@@ -42,13 +42,13 @@ describe("the activities registered with the Functions host", () => {
       }) as never);
       require("../../src/functions/durable");
     });
-    const handler = registered.get(ActivityNames.takeKeyInventory)!;
+    const handler = registered.get(ActivityNames.takeInventory)!;
     const first = await emulator.addVault({ name: "logs-a" });
     const second = await emulator.addVault({ name: "logs-b" });
     await first.seedKeys({ count: 3, prefix: "a" });
     await second.seedKeys({ count: 5, prefix: "b" });
-    const input = (jobId: string, vaultUrl: string): TakeKeyInventoryInput => ({
-      jobId, vaultUrl, include: [], exclude: [], startedAt: "2026-12-01T00:00:00.000Z", batchSize: 100, versionDetails: true,
+    const input = (jobId: string, vaultUrl: string): TakeInventoryInput => ({
+      jobId, vaultUrl, kinds: ["key"], include: [], exclude: [], startedAt: "2026-12-01T00:00:00.000Z", batchSize: 100, versionDetails: true,
     });
     const a = context("invocation-a");
     const b = context("invocation-b");

@@ -1,7 +1,8 @@
 import { OrchestratorNames } from "../../src/contracts";
 import { createHttpHandlers } from "../../src/functions/http/handlers";
 import { vaultRestoreInput } from "../../src/jobs/inputs";
-import { EmulatorTokenCredential, createKeyClientFactory } from "../../src/keyvault/clients";
+import { EmulatorTokenCredential, createVaultConnections } from "../../src/keyvault/clients";
+import { vaultObjectsOf } from "../../src/keyvault/object-kinds";
 import { LocalDurableHost } from "../../src/local/durable-host";
 import { createActivityHandlers, forLocalHost, orchestrators } from "../../src/registry";
 import type { FileBackupStore } from "../../src/storage/file-store";
@@ -45,8 +46,8 @@ describe("a restore started over HTTP for a backup set that does not exist", () 
       input: vaultRestoreInput({ backupSetId: "20200101T000000Z-nosuchjob", targetVaultUrl: VAULT, include: [], exclude: [], dryRun: false, onConflict: "skip" }, testConfig().tuning),
     };
     // The registered activities, on the in-process host with the real clock (a retry would really wait).
-    const keyClients = createKeyClientFactory({ credential: new EmulatorTokenCredential() });
-    const host = new LocalDurableHost({ orchestrators, activities: forLocalHost(createActivityHandlers({ keyClients, store })), clock: "real" });
+    const vaultObjects = vaultObjectsOf(createVaultConnections({ credential: new EmulatorTokenCredential() }));
+    const host = new LocalDurableHost({ orchestrators, activities: forLocalHost(createActivityHandlers({ vaultObjects, store })), clock: "real" });
 
     try {
       // Act

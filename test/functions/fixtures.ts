@@ -44,12 +44,14 @@ export async function writeSet(
   const backupSetId = makeBackupSetId(startedAt, jobId);
   const paths = new BackupSetPaths(vaultFolder(vaultUrl), backupSetId);
   const inventory: Inventory = {
-    format: INVENTORY_FORMAT, jobId, backupSetId, vaultUrl, startedAt, include: [], exclude: [], batchSize: 100,
-    toBackUp: [{ name: "k1", managed: false }], skipped: [],
+    format: INVENTORY_FORMAT, jobId, backupSetId, vaultUrl, startedAt, kinds: ["key"], include: [], exclude: [], batchSize: 100,
+    toBackUp: [{ kind: "key", name: "k1" }], skipped: [], withCertificate: [],
   };
   await store.writeOnce(paths.inventory, encodeDocument(inventory));
-  await store.writeOnce(paths.keyBlob("k1"), Buffer.from("blob"));
+  await store.writeOnce(paths.blob("key", "k1"), Buffer.from("blob"));
   if (state !== "incomplete") {
+    const keyCounts = { total: 2, succeeded: state === "complete" ? 2 : 1, failed: state === "complete" ? 0 : 1, skipped: 0, versions: 2, bytes: 4 };
+    const noObjects = { total: 0, succeeded: 0, failed: 0, skipped: 0, versions: 0, bytes: 0 };
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       jobId,
@@ -60,8 +62,9 @@ export async function writeSet(
       include: [],
       exclude: [],
       state,
-      counts: { total: 2, succeeded: state === "complete" ? 2 : 1, failed: state === "complete" ? 0 : 1, skipped: 0, versions: 2, bytes: 4 },
-      keys: [],
+      kinds: ["key"],
+      counts: { ...keyCounts, byKind: { keys: keyCounts, secrets: noObjects, certificates: noObjects } },
+      objects: [],
     };
     await store.writeOnce(paths.manifest, encodeDocument(manifest));
   }

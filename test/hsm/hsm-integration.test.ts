@@ -6,7 +6,7 @@ import { KeyClient } from "@azure/keyvault-keys";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { OrchestratorNames, type HsmBackupInput, type HsmJobSummary, type HsmRestoreInput } from "../../src/contracts";
 import { startEmulator, type RunningEmulator } from "../../src/emulator";
-import { KeyConflictError } from "../../src/keyvault/errors";
+import { ObjectConflictError } from "../../src/keyvault/errors";
 import { type HsmClientFactory } from "../../src/keyvault/hsm-admin-client";
 import { AZURITE_ACCOUNT_KEY, startAzurite, type RunningAzurite } from "../../src/local/azurite";
 import { LocalDurableHost, type OrchestrationStatus } from "../../src/local/durable-host";
@@ -228,7 +228,7 @@ describe("Managed HSM full backup and restore (emulator + Azurite)", () => {
     const first = await client.beginFullBackup(storage);
     expect(first.status).toBe("InProgress");
     expect(first.retryAfterSeconds).toBe(0);
-    await expect(client.beginFullRestore(storage, "mhsm-hsm-20200101000000")).rejects.toBeInstanceOf(KeyConflictError);
+    await expect(client.beginFullRestore(storage, "mhsm-hsm-20200101000000")).rejects.toBeInstanceOf(ObjectConflictError);
     // Let it finish so later tests start from an idle HSM.
     let status = first;
     while (status.status === "InProgress") {

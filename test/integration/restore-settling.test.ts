@@ -77,8 +77,8 @@ describe("restore into a vault whose names are still being purged, deleted or re
     expect(compareSnapshots(original, await snapshotVault(client, { names: purgedNames }))).toEqual([]);
     // the settled names decided by the policy: a soft-deleted key, and someone else's key
     expect(restore.output?.skipped).toEqual([
-      { name: "deleting-00000", reason: expect.stringContaining("soft-deleted") },
-      { name: "recovering-00000", reason: expect.stringContaining("already exists") },
+      { kind: "key", name: "deleting-00000", reason: expect.stringContaining("soft-deleted") },
+      { kind: "key", name: "recovering-00000", reason: expect.stringContaining("already exists") },
     ]);
     // and every wait said so, name by name
     const waited = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r["event"] === "restoreWaitedForName");
@@ -105,7 +105,7 @@ describe("restore into a vault whose names are still being purged, deleted or re
     await deleteAndPurge(emulatorClient(target.url, emu.caCert), ["stuck-00000"]);
     const slept: number[] = [];
     const activities = createVaultRestoreActivities({
-      keyClients: createServices({ emulatorCaCert: emu.caCert, maxOperationsPer10s: 0 }).keyClients,
+      vaultObjects: createServices({ emulatorCaCert: emu.caCert, maxOperationsPer10s: 0 }).vaultObjects,
       store,
       sleep: async (ms) => void slept.push(ms),
     });
@@ -114,14 +114,14 @@ describe("restore into a vault whose names are still being purged, deleted or re
     const jobId = "stuck-job";
     const startedAt = "2026-12-01T00:00:00Z";
     const plan = await activities.planRestore({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 10 });
-    const result = await activities.restoreKeyBatch({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 1, onConflict: "skip" });
+    const result = await activities.restoreObjectBatch({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 1, onConflict: "skip" });
     const summary = await activities.writeRestoreReport({ jobId, backupSetId, dryRun: false, startedAt, endedAt: "2026-12-01T00:01:00Z", failedBatches: [] });
 
     // Assess
     expect(plan.toRestoreCount).toBe(1);
-    expect(result).toEqual({ batchIndex: 0, restored: 0, skipped: 0, failed: 1 });
+    expect(result).toEqual({ batchIndex: 0, restored: 0, skipped: 0, failed: 1, byKind: { key: { restored: 0, skipped: 0, failed: 1 } } });
     expect(summary.skipped).toEqual([]);
-    expect(summary.failures).toEqual([{ name: "stuck-00000", reason: expect.stringMatching(/^the name was still being purged in the target vault after 30\.0 s .*retry the restore later$/) }]);
+    expect(summary.failures).toEqual([{ kind: "key", name: "stuck-00000", reason: expect.stringMatching(/^the name was still being purged in the target vault after 30\.0 s .*retry the restore later$/) }]);
     expect(summary.waitedForNames).toEqual({ deleting: 0, recovering: 0, purging: 1, waitedMs: 30_000 });
     expect(slept.reduce((a, b) => a + b, 0)).toBe(30_000);
     expect(target.stats().operations["restoreKey"]).toBe(slept.length + 1);

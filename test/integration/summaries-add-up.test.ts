@@ -1,6 +1,6 @@
 import { directKeyClient } from "../../src/composition";
 import { join } from "node:path";
-import type { JobProgress, KeyCounts } from "../../src/contracts";
+import type { JobProgress, ObjectCounts } from "../../src/contracts";
 import { main } from "../../src/cli/main";
 import { startEmulator } from "../../src/emulator";
 import type { EmulatedVault, RunningEmulator } from "../../src/emulator/types";
@@ -26,7 +26,7 @@ describe("the counts of every summary and every progress report", () => {
 
   const client = (url: string) =>
     directKeyClient(url, { emulatorCaCert: emulator.caCert });
-  const addsUp = (keys: KeyCounts) => expect(keys.succeeded + keys.failed + keys.skipped).toBe(keys.total);
+  const addsUp = (keys: ObjectCounts) => expect(keys.succeeded + keys.failed + keys.skipped).toBe(keys.total);
 
   /** A target where sum-00001 exists and sum-00002 is soft-deleted. */
   async function takenTarget(name: string): Promise<EmulatedVault> {
@@ -76,17 +76,18 @@ describe("the counts of every summary and every progress report", () => {
       const paths = new BackupSetPaths(vaultFolder(source.url), backup.output!.backupSetId);
       const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
       addsUp(manifest.counts);
-      expect(manifest.keys).toHaveLength(manifest.counts.total);
+      expect(manifest.objects).toHaveLength(manifest.counts.total);
       for (const output of [restore.output!, dry.output!]) {
         const report = parseDocument(restoreReportSchema, output.reportPath, await store.read(output.reportPath));
-        expect(report.keys).toEqual(output.keys);
+        expect(report.byKind.keys).toEqual(output.keys);
+        expect(report.objects).toEqual(output.objects);
       }
       // Assess: every status the jobs went through, as the HTTP API shows it
       expect(seen.length).toBeGreaterThan(10);
       const views = seen.map((status) => toJobView({ ...status, name: status.name }, () => undefined, (id) => `https://app.example/api/jobs/${id}`)!);
       const progresses = views.map((view) => view.progress as JobProgress | null).filter((p): p is JobProgress => p !== null);
       for (const p of progresses) expect({ at: p.phase, sum: p.keysSucceeded + p.keysFailed + p.keysSkipped + p.keysPending }).toEqual({ at: p.phase, sum: p.keysTotal });
-      for (const view of views.filter((v) => v.result)) addsUp((view.result as { keys: KeyCounts }).keys);
+      for (const view of views.filter((v) => v.result)) addsUp((view.result as { keys: ObjectCounts }).keys);
       // Nothing is pending once a job is done.
       expect(progresses.filter((p) => p.phase === "done" && p.keysPending !== 0)).toEqual([]);
       const finals = seen.filter((s) => s.runtimeStatus === "Completed").map((s) => s.customStatus as JobProgress);

@@ -55,8 +55,8 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
     // The manifest lists every key, and every blob's SHA-256 matches it.
     const paths = new BackupSetPaths(vaultFolder(env.emulator.vaultUrl), summary.backupSetId);
     const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
-    expect(manifest.keys.map((k) => k.name).sort()).toEqual([...original.keys()].sort());
-    for (const key of manifest.keys) {
+    expect(manifest.objects.map((k) => k.name).sort()).toEqual([...original.keys()].sort());
+    for (const key of manifest.objects) {
       if (key.result !== "succeeded") throw new Error(`${key.name} not backed up`);
       expect(key.versionCount).toBe(3);
       expect(sha256Hex(await store.read(key.blobPath))).toBe(key.sha256);
@@ -127,7 +127,7 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
     const [listed] = await listBackupSets(store, vault.url);
     expect(listed).toMatchObject({ backupSetId: summary.backupSetId, state: "complete", keys: { succeeded: 40 } });
     expect(listed!.versions).toBeUndefined();
-    for (const key of manifest.keys) {
+    for (const key of manifest.objects) {
       if (key.result !== "succeeded") throw new Error(`${key.name} not backed up`);
       expect(key.versionCount).toBeUndefined();
       expect(key.latestVersion).toBeUndefined();
@@ -162,7 +162,7 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
     it("when keys back a certificate, they are recorded as skipped with the reason, not as failures", async () => {
       const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
       expect(manifest.counts).toMatchObject({ total: 14, succeeded: 12, failed: 0, skipped: 2 });
-      const skipped = manifest.keys.filter((k) => k.result === "skipped");
+      const skipped = manifest.objects.filter((k) => k.result === "skipped");
       expect(skipped.map((k) => k.name)).toEqual(["cert-00000", "cert-00001"]);
       expect(skipped[0]).toMatchObject({ reason: expect.stringContaining("certificate") });
       expect(manifest.state).toBe("complete");
@@ -202,7 +202,7 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
       await target.seedKeys({ count: 1, prefix: "small", startIndex: 5 });
       const result = await (await runtime.startRestore({ backupSetId, targetVaultUrl: target.url, include: ["small-*"], exclude: [], dryRun: false, onConflict: "skip" })).result;
       expect(result.output!.keys).toEqual({ total: 12, succeeded: 11, failed: 0, skipped: 1 });
-      expect(result.output!.skipped).toEqual([{ name: "small-00005", reason: expect.stringContaining("already exists") }]);
+      expect(result.output!.skipped).toEqual([{ kind: "key", name: "small-00005", reason: expect.stringContaining("already exists") }]);
       expect(target.keyCount()).toBe(12);
     });
 
@@ -220,11 +220,11 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
       const copyId = await copySetWithDamagedBlob(store, paths, "small-00002");
       const target = await env.emulator.addVault();
       const dry = await (await runtime.startRestore({ backupSetId: copyId, targetVaultUrl: target.url, include: ["small-*"], exclude: [], dryRun: true, onConflict: "skip" })).result;
-      expect(dry.output!.plan!.missingOrDamaged).toEqual([{ name: "small-00002", reason: expect.stringContaining("damaged") }]);
+      expect(dry.output!.plan!.missingOrDamaged).toEqual([{ kind: "key", name: "small-00002", reason: expect.stringContaining("damaged") }]);
 
       const result = await (await runtime.startRestore({ backupSetId: copyId, targetVaultUrl: target.url, include: ["small-*"], exclude: [], dryRun: false, onConflict: "skip" })).result;
       expect(result.output!.keys).toEqual({ total: 12, succeeded: 11, failed: 1, skipped: 0 });
-      expect(result.output!.failures).toEqual([{ name: "small-00002", reason: expect.stringContaining("SHA-256") }]);
+      expect(result.output!.failures).toEqual([{ kind: "key", name: "small-00002", reason: expect.stringContaining("SHA-256") }]);
       expect(target.listKeyNames()).not.toContain("small-00002");
       expect(target.keyCount()).toBe(11);
     });
@@ -251,10 +251,10 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
     const backup = await (await runtime.startBackup({ vaultUrl: vault.url, include: [], exclude: [] })).result;
     expect(backup.output!.keys).toEqual({ total: 4, succeeded: 3, failed: 1, skipped: 0 });
     expect(backup.output!.state).toBe("partial");
-    expect(backup.output!.failures).toEqual([{ name: "huge-00000", reason: expect.any(String) }]);
+    expect(backup.output!.failures).toEqual([{ kind: "key", name: "huge-00000", reason: expect.any(String) }]);
     const paths = new BackupSetPaths(vaultFolder(vault.url), backup.output!.backupSetId);
     const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
-    expect(manifest.keys.find((k) => k.name === "huge-00000")).toMatchObject({ result: "failed" });
+    expect(manifest.objects.find((k) => k.name === "huge-00000")).toMatchObject({ result: "failed" });
   });
 });
 
@@ -267,7 +267,7 @@ async function copySetWithDamagedBlob(store: BackupStore, paths: BackupSetPaths,
     if (item.path.startsWith(`${paths.root}/restores/`)) continue;
     let data = await store.read(item.path);
     const relative = item.path.slice(paths.root.length);
-    if (item.path === paths.keyBlob(keyName)) {
+    if (item.path === paths.blob("key", keyName)) {
       data = Buffer.from(data);
       data[10] = data[10]! ^ 0xff;
     }

@@ -1,8 +1,8 @@
-import { stubActivities } from "../support/stub-activities";
+import { keysInventory, keysOnly, stubActivities } from "../support/stub-activities";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ActivityNames, OrchestratorNames, type BackupKeyBatchInput, type BackupSummary, type HsmJobStatus, type WriteBackupManifestInput } from "../../src/contracts";
+import { ActivityNames, OrchestratorNames, type BackupObjectBatchInput, type BackupSummary, type HsmJobStatus, type WriteBackupManifestInput } from "../../src/contracts";
 import { createHttpHandlers } from "../../src/functions/http/handlers";
 import { runScheduledBackups } from "../../src/jobs/scheduled";
 import { LocalDurableHost } from "../../src/local/durable-host";
@@ -127,14 +127,14 @@ describe("the app's log lines", () => {
       clock: "virtual",
       logger: (line) => lines.push(line),
       activities: stubActivities({
-        [ActivityNames.takeKeyInventory]: async (input) => {
+        [ActivityNames.takeInventory]: async (input) => {
           if (input.jobId === "fails") throw new Error("Forbidden: https://acct.blob.core.windows.net/c?sig=SECRET");
-          return { backupSetId: "20260101T000000Z-job", keysMatched: 3, keysToBackUp: 3, keysSkipped: 0, batchCount: 1, batchSize: 100 };
+          return keysInventory("20260101T000000Z-job", 1, 3);
         },
-        [ActivityNames.backupKeyBatch]: async (input: BackupKeyBatchInput) => ({ batchIndex: input.batchIndex, succeeded: 2, failed: 1, skipped: 0, bytes: 30 }),
+        [ActivityNames.backupObjectBatch]: async (input: BackupObjectBatchInput) => ({ batchIndex: input.batchIndex, succeeded: 2, failed: 1, skipped: 0, bytes: 30 }),
         [ActivityNames.writeBackupManifest]: async (input: WriteBackupManifestInput): Promise<BackupSummary> => ({
-          backupSetId: input.backupSetId, vaultUrl: input.vaultUrl, state: "partial", keys: { total: 3, succeeded: 2, failed: 1, skipped: 0 },
-          versions: 2, versionDetails: true, bytes: 30, startedAt: input.startedAt, endedAt: input.endedAt, failures: [{ name: "k3", reason: "x" }],
+          backupSetId: input.backupSetId, vaultUrl: input.vaultUrl, state: "partial", ...keysOnly({ total: 3, succeeded: 2, failed: 1, skipped: 0 }),
+          versions: 2, versionDetails: true, bytes: 30, startedAt: input.startedAt, endedAt: input.endedAt, failures: [{ kind: "key", name: "k3", reason: "x" }],
           skipped: [], reportPath: `v/${input.backupSetId}/manifest.json`,
         }),
         [ActivityNames.startHsmBackup]: async (): Promise<HsmJobStatus> => ({ operation: "backup", jobId: "hsm1", status: "InProgress" }),

@@ -2,7 +2,7 @@ import {
   ActivityNames,
   JobFailureCodes,
   OrchestratorNames,
-  type BackupKeyBatchInput,
+  type BackupObjectBatchInput,
   type BackupSummary,
   type RestoreBatchResult,
   type JobProgress,
@@ -15,7 +15,7 @@ import { tagActivityFailure } from "../../activities/failures";
 import { BackupSetNotFoundError } from "../../src/storage/errors";
 import { KeyVaultAccessDeniedError, KeyVaultUnavailableError } from "../../src/keyvault/errors";
 import { LocalDurableHost } from "../../src/local/durable-host";
-import { stubActivities, type StubActivities } from "../support/stub-activities";
+import { keysInventory, keysOnly, stubActivities, type StubActivities } from "../support/stub-activities";
 import { orchestrators } from "../../src/registry";
 import { DEFAULT_TUNING } from "../../src/tuning";
 
@@ -58,20 +58,13 @@ function throwing(error: Error): () => Promise<never> {
   };
 }
 
-const inventory = (batchCount: number, keysToBackUp: number, keysSkipped = 0) => async () => ({
-  backupSetId: "20260101T000000Z-job",
-  keysMatched: keysToBackUp + keysSkipped,
-  keysToBackUp,
-  keysSkipped,
-  batchCount,
-  batchSize: 100,
-});
+const inventory = (batchCount: number, keysToBackUp: number, keysSkipped = 0) => async () => keysInventory("20260101T000000Z-job", batchCount, keysToBackUp, keysSkipped);
 
 const manifestSummary = (input: WriteBackupManifestInput, keys: BackupSummary["keys"]): BackupSummary => ({
   backupSetId: input.backupSetId,
   vaultUrl: input.vaultUrl,
   state: keys.failed > 0 ? "partial" : "complete",
-  keys,
+  ...keysOnly(keys),
   versions: keys.succeeded,
   versionDetails: true,
   bytes: 25_000,
@@ -90,8 +83,8 @@ describe("vault backup orchestrator", () => {
 
     // Act
     const { status, statuses } = await run(OrchestratorNames.vaultBackup, backupInput(4), {
-      [ActivityNames.takeKeyInventory]: inventory(25, 2_500, 2),
-      [ActivityNames.backupKeyBatch]: async (input: BackupKeyBatchInput) => {
+      [ActivityNames.takeInventory]: inventory(25, 2_500, 2),
+      [ActivityNames.backupObjectBatch]: async (input: BackupObjectBatchInput) => {
         running++;
         peak = Math.max(peak, running);
         await new Promise((r) => setTimeout(r, 5));
@@ -124,8 +117,8 @@ describe("vault backup orchestrator", () => {
     const attempts = new Map<number, number>();
 
     const { status, statuses } = await run(OrchestratorNames.vaultBackup, backupInput(8), {
-      [ActivityNames.takeKeyInventory]: inventory(3, 250),
-      [ActivityNames.backupKeyBatch]: async (input: BackupKeyBatchInput) => {
+      [ActivityNames.takeInventory]: inventory(3, 250),
+      [ActivityNames.backupObjectBatch]: async (input: BackupObjectBatchInput) => {
         attempts.set(input.batchIndex, (attempts.get(input.batchIndex) ?? 0) + 1);
         if (input.batchIndex === 1) throw tagActivityFailure(new KeyVaultUnavailableError("storage is down", 503, "ServiceUnavailable"));
         return { batchIndex: input.batchIndex, succeeded: input.batchIndex === 2 ? 50 : 100, failed: 0, skipped: 0, bytes: 10 };
@@ -148,8 +141,8 @@ describe("vault backup orchestrator", () => {
     const attempts = new Map<number, number>();
 
     const { status } = await run(OrchestratorNames.vaultBackup, backupInput(8), {
-      [ActivityNames.takeKeyInventory]: inventory(2, 200),
-      [ActivityNames.backupKeyBatch]: async (input: BackupKeyBatchInput) => {
+      [ActivityNames.takeInventory]: inventory(2, 200),
+      [ActivityNames.backupObjectBatch]: async (input: BackupObjectBatchInput) => {
         attempts.set(input.batchIndex, (attempts.get(input.batchIndex) ?? 0) + 1);
         if (input.batchIndex === 0) throw tagActivityFailure(new KeyVaultAccessDeniedError("caller lacks keys/backup", 403, "Forbidden"));
         return { batchIndex: input.batchIndex, succeeded: 100, failed: 0, skipped: 0, bytes: 10 };
@@ -167,11 +160,11 @@ describe("vault backup orchestrator", () => {
     let batches = 0, inventories = 0;
 
     const { status } = await run(OrchestratorNames.vaultBackup, backupInput(8), {
-      [ActivityNames.takeKeyInventory]: async () => {
+      [ActivityNames.takeInventory]: async () => {
         inventories++;
         throw tagActivityFailure(new KeyVaultAccessDeniedError("Forbidden: caller lacks keys/list", 403, "Forbidden"));
       },
-      [ActivityNames.backupKeyBatch]: async (input) => {
+      [ActivityNames.backupObjectBatch]: async (input) => {
         batches++;
         return { batchIndex: input.batchIndex, succeeded: 0, failed: 0, skipped: 0, bytes: 0 };
       },
@@ -188,11 +181,11 @@ describe("vault backup orchestrator", () => {
     let inventories = 0;
 
     const { status } = await run(OrchestratorNames.vaultBackup, backupInput(8), {
-      [ActivityNames.takeKeyInventory]: async () => {
+      [ActivityNames.takeInventory]: async () => {
         if (++inventories < 3) throw tagActivityFailure(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
         return inventory(1, 10)();
       },
-      [ActivityNames.backupKeyBatch]: async () => ({ batchIndex: 0, succeeded: 10, failed: 0, skipped: 0, bytes: 1 }),
+      [ActivityNames.backupObjectBatch]: async () => ({ batchIndex: 0, succeeded: 10, failed: 0, skipped: 0, bytes: 1 }),
       [ActivityNames.writeBackupManifest]: async (input: WriteBackupManifestInput) => manifestSummary(input, { total: 10, succeeded: 10, failed: 0, skipped: 0 }),
     });
 
@@ -207,12 +200,19 @@ describe("vault restore orchestrator", () => {
     backupSetId: "v/20260101T000000Z-job",
     sourceVaultUrl: "https://myvault.vault.azure.net",
     targetVaultUrl: "https://other.vault.azure.net",
-    keysSelected: 6,
+    objectsSelected: 6,
     toRestoreCount: 3,
     alreadyPresentCount: 1,
     softDeletedCount: 0,
     missingOrDamagedCount: 1,
     skippedAtBackupCount: 1,
+    withCertificateCount: 0,
+    toRestoreByKind: { key: 3 },
+    byKind: {
+      keys: { selected: 6, toRestore: 3, alreadyPresent: 1, softDeleted: 0, missingOrDamaged: 1, skippedAtBackup: 1, withCertificate: 0 },
+      secrets: { selected: 0, toRestore: 0, alreadyPresent: 0, softDeleted: 0, missingOrDamaged: 0, skippedAtBackup: 0, withCertificate: 0 },
+      certificates: { selected: 0, toRestore: 0, alreadyPresent: 0, softDeleted: 0, missingOrDamaged: 0, skippedAtBackup: 0, withCertificate: 0 },
+    },
     batchCount: 2,
     batchSize: 2,
     planPath: "v/20260101T000000Z-job/restores/job/plan.json",
@@ -231,7 +231,7 @@ describe("vault restore orchestrator", () => {
     backupSetId: report.backupSetId,
     targetVaultUrl: plan.targetVaultUrl,
     dryRun: report.dryRun,
-    keys,
+    ...keysOnly(keys),
     skipped: [],
     failures: [],
     reportPath: "v/20260101T000000Z-job/restores/job/report.json",
@@ -242,7 +242,7 @@ describe("vault restore orchestrator", () => {
   function activities(batchCalls: number[], reports: WriteRestoreReportInput[], batch1?: () => Promise<RestoreBatchResult>): StubActivities {
     return {
       [ActivityNames.planRestore]: async () => plan,
-      [ActivityNames.restoreKeyBatch]: async (i: { batchIndex: number }) => {
+      [ActivityNames.restoreObjectBatch]: async (i: { batchIndex: number }) => {
         batchCalls.push(i.batchIndex);
         if (i.batchIndex === 1 && batch1) return batch1();
         return i.batchIndex === 0 ? { batchIndex: 0, restored: 2, skipped: 0, failed: 0 } : { batchIndex: 1, restored: 0, skipped: 1, failed: 0 };

@@ -85,10 +85,10 @@ describe("bad input to the kvbackup command", () => {
     // Damaged sets, each a copy of the good one.
     sets.truncatedManifest = (await copySet(folder, "20260101T000000Z-truncated", (r, d) => (r === "manifest.json" ? d.subarray(0, Math.floor(d.length / 2)) : d))).root;
     sets.notJson = (await copySet(folder, "20260101T000000Z-notjson", (r, d) => (r === "manifest.json" ? Buffer.from("\u0000\u0001 binary junk") : d))).root;
-    sets.blobPathOutside = (await copySet(folder, "20260101T000000Z-pathtrick", editManifest((m) => (m.keys[0].blobPath = `${goodSet.root}/keys/${m.keys[1].name}.keybackup`)))).root;
-    sets.dotDotBlobPath = (await copySet(folder, "20260101T000000Z-dotdot", editManifest((m) => (m.keys[0].blobPath = `${folder}/20260101T000000Z-dotdot/keys/../../${goodSet.backupSetId}/keys/${m.keys[0].name}.keybackup`)))).root;
-    sets.keyNameTrick = (await copySet(folder, "20260101T000000Z-nametrick", editManifest((m) => (m.keys[0].name = "../../etc")))).root;
-    sets.listedTwice = (await copySet(folder, "20260101T000000Z-twice", editManifest((m) => m.keys.push({ ...m.keys[0] })))).root;
+    sets.blobPathOutside = (await copySet(folder, "20260101T000000Z-pathtrick", editManifest((m) => (m.objects[0].blobPath = `${goodSet.root}/keys/${m.objects[1].name}.keybackup`)))).root;
+    sets.dotDotBlobPath = (await copySet(folder, "20260101T000000Z-dotdot", editManifest((m) => (m.objects[0].blobPath = `${folder}/20260101T000000Z-dotdot/keys/../../${goodSet.backupSetId}/keys/${m.objects[0].name}.keybackup`)))).root;
+    sets.keyNameTrick = (await copySet(folder, "20260101T000000Z-nametrick", editManifest((m) => (m.objects[0].name = "../../etc")))).root;
+    sets.listedTwice = (await copySet(folder, "20260101T000000Z-twice", editManifest((m) => m.objects.push({ ...m.objects[0] })))).root;
     sets.wrongSetId = (await copySet(folder, "20260101T000000Z-wrongid", editManifest((m) => (m.backupSetId = goodSet.backupSetId)))).root;
     sets.httpVault = (await copySet(folder, "20260101T000000Z-httpvault", editManifest((m) => (m.vaultUrl = m.vaultUrl.replace("https:", "http:"))))).root;
     // The good set copied as it is into another vault's folder: its manifest still names the first vault.
@@ -255,7 +255,7 @@ describe("bad input to the kvbackup command", () => {
       expect(result.code).toBe(3);
       const summary = JSON.parse(result.out);
       expect(summary.keys).toEqual({ total: 6, succeeded: 5, failed: 1, skipped: 0 });
-      expect(summary.failures).toEqual([{ name: "good-00002", reason: expect.stringContaining("SHA-256") }]);
+      expect(summary.failures).toEqual([{ kind: "key", name: "good-00002", reason: expect.stringContaining("SHA-256") }]);
       expect(target.listKeyNames()).not.toContain("good-00002");
       expect(target.stats().operations["restoreKey"]).toBe(5);
       expect(changedBlobs(storeBefore, await blobIdentities(azurite.connectionString, CONTAINER, ""))).toEqual([]);

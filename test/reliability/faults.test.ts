@@ -5,7 +5,7 @@ import {
   type BackupSummary,
   type JobProgress,
   type RestoreBatchResult,
-  type RestoreKeyBatchInput,
+  type RestoreObjectBatchInput,
   type RestoreSummary,
   type VaultBackupInput,
   type VaultRestoreInput,
@@ -181,8 +181,8 @@ describe("backup and restore under injected faults", () => {
     const vault = await emulator.addVault({ name: "silent" });
     await vault.seedKeys({ count: 40, prefix: "silent" });
     const silent = await proxy(vault, 7, { stallRate: 1, stallMs: 600_000 });
-    const keyClients = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0, tryTimeoutMs: 1_500 }).keyClients;
-    const host = new LocalDurableHost({ orchestrators, activities: forLocalHost(createActivityHandlers({ keyClients, store })), clock: "virtual" });
+    const vaultObjects = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0, tryTimeoutMs: 1_500 }).vaultObjects;
+    const host = new LocalDurableHost({ orchestrators, activities: forLocalHost(createActivityHandlers({ vaultObjects, store })), clock: "virtual" });
     const input: VaultBackupInput = { vaultUrl: silent.url, include: [], exclude: [], tuning: TUNING, retry: DEFAULT_ACTIVITY_RETRY };
 
     try {
@@ -195,7 +195,7 @@ describe("backup and restore under injected faults", () => {
       // Assess
       expect(status.runtimeStatus).toBe("Completed");
       expect(silent.stats().stalled).toBeGreaterThan(0);
-      expect(keyClients.stats!().retries).toBeGreaterThan(0);
+      expect(vaultObjects.stats!().retries).toBeGreaterThan(0);
       const summary = status.output as BackupSummary;
       expect(summary.keys).toEqual({ total: 40, succeeded: 40, failed: 0, skipped: 0 });
       const audit = await auditBackupSet(store, setRoot(silent.url, summary.backupSetId), vault.listKeyNames());
@@ -216,8 +216,8 @@ describe("backup and restore under injected faults", () => {
     const target = await emulator.addVault({ name: "lean-target" });
     const vault = await emulator.addVault({ name: "lean-source" });
     await vault.seedKeys({ count: 2, versions: 2, prefix: "lean" });
-    const factory = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients;
-    const noSpareBudget = Object.assign((url: string) => factory(url), { spareBudget: () => 0 });
+    const factory = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).vaultObjects;
+    const noSpareBudget = (url: string) => ({ ...factory(url), spareBudget: () => 0 });
     // The first record of the restore batch is never written (the process died right after the restores).
     let recordRefused = false;
     const flakyStore: BackupStore = Object.create(store, {
@@ -231,34 +231,34 @@ describe("backup and restore under injected faults", () => {
         },
       },
     });
-    const activities = createActivityHandlers({ keyClients: noSpareBudget, store: flakyStore });
+    const activities = createActivityHandlers({ vaultObjects: noSpareBudget, store: flakyStore });
     const jobId = "lean-check";
     const startedAt = new Date().toISOString();
-    const inventory = await activities[ActivityNames.takeKeyInventory]!({ jobId, vaultUrl: vault.url, include: [], exclude: [], startedAt, batchSize: 10, versionDetails: false });
+    const inventory = await activities[ActivityNames.takeInventory]!({ jobId, vaultUrl: vault.url, kinds: ["key"], include: [], exclude: [], startedAt, batchSize: 10, versionDetails: false });
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     await directClient(vault.url).updateKeyProperties("lean-00000", { tags: { changed: "after the inventory" } });
     const setInput = { jobId, backupSetId: inventory.backupSetId, vaultUrl: vault.url };
-    await activities[ActivityNames.backupKeyBatch]!({ ...setInput, batchIndex: 0, keyConcurrency: 2 });
+    await activities[ActivityNames.backupObjectBatch]!({ ...setInput, batchIndex: 0, keyConcurrency: 2 });
     const summary = await activities[ActivityNames.writeBackupManifest]!({ ...setInput, startedAt, endedAt: new Date().toISOString(), failedBatches: [] });
     const backupSetId = `${vaultFolder(vault.url)}/${inventory.backupSetId}`;
     const plan = await activities[ActivityNames.planRestore]!({ jobId: "lean-restore", startedAt, backupSetId, targetVaultUrl: target.url, include: [], exclude: [], verifyBlobs: false, batchSize: 10 });
     // After the plan found both names free, someone restores the older copy of lean-00001 into the target.
     await directClient(target.url).restoreKeyBackup(olderCopy);
-    const input: RestoreKeyBatchInput = { jobId: "lean-restore", startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 2, onConflict: "skip" };
+    const input: RestoreObjectBatchInput = { jobId: "lean-restore", startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: 0, keyConcurrency: 2, onConflict: "skip" };
 
     // Act: the batch, whose record is lost, then the same batch again
-    await expect(activities[ActivityNames.restoreKeyBatch]!(input)).rejects.toThrow(/simulated crash/);
-    const again: RestoreBatchResult = await activities[ActivityNames.restoreKeyBatch]!(input);
+    await expect(activities[ActivityNames.restoreObjectBatch]!(input)).rejects.toThrow(/simulated crash/);
+    const again: RestoreBatchResult = await activities[ActivityNames.restoreObjectBatch]!(input);
 
     // Assess
     expect(summary).toMatchObject({ state: "complete", versionDetails: false, keys: { succeeded: 2 } });
     expect(plan).toMatchObject({ toRestoreCount: 2, alreadyPresentCount: 0 });
-    expect(again).toEqual({ batchIndex: 0, restored: 1, skipped: 1, failed: 0 });
+    expect(again).toEqual({ batchIndex: 0, restored: 1, skipped: 1, failed: 0, byKind: { key: { restored: 1, skipped: 1, failed: 0 } } });
     const job = new RestoreJobPaths(new BackupSetPaths(vaultFolder(vault.url), inventory.backupSetId), "lean-restore", startedAt);
     const record = parseDocument(restoreBatchRecordSchema, job.batch(0), await store.read(job.batch(0)));
-    expect(record.keys).toEqual([
-      { name: "lean-00000", result: "alreadyInTarget" },
-      { name: "lean-00001", result: "skipped", reason: "a key of that name already exists in the target vault" },
+    expect(record.objects).toEqual([
+      { kind: "key", name: "lean-00000", result: "alreadyInTarget" },
+      { kind: "key", name: "lean-00001", result: "skipped", reason: "a key of that name already exists in the target vault" },
     ]);
     expect((await directClient(target.url).getKey("lean-00000")).properties.tags).toEqual({ changed: "after the inventory" });
   });
@@ -280,24 +280,24 @@ describe("backup and restore under injected faults", () => {
         },
       },
     });
-    const keyClients = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients;
-    const activities = createActivityHandlers({ keyClients, store: flakyStore });
+    const vaultObjects = createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).vaultObjects;
+    const activities = createActivityHandlers({ vaultObjects, store: flakyStore });
     const jobId = "lean-retry";
     const startedAt = new Date().toISOString();
-    const inventoryInput = { jobId, vaultUrl: vault.url, include: [], exclude: [], startedAt, batchSize: 50, versionDetails: false };
+    const inventoryInput = { jobId, vaultUrl: vault.url, kinds: ["key" as const], include: [], exclude: [], startedAt, batchSize: 50, versionDetails: false };
 
     // Act
-    await expect(activities[ActivityNames.takeKeyInventory]!(inventoryInput)).rejects.toThrow(/simulated crash/);
-    const inventory = await activities[ActivityNames.takeKeyInventory]!(inventoryInput);
+    await expect(activities[ActivityNames.takeInventory]!(inventoryInput)).rejects.toThrow(/simulated crash/);
+    const inventory = await activities[ActivityNames.takeInventory]!(inventoryInput);
     const setInput = { jobId, backupSetId: inventory.backupSetId, vaultUrl: vault.url };
-    await activities[ActivityNames.backupKeyBatch]!({ ...setInput, batchIndex: 0, keyConcurrency: 4 });
+    await activities[ActivityNames.backupObjectBatch]!({ ...setInput, batchIndex: 0, keyConcurrency: 4 });
     const summary = await activities[ActivityNames.writeBackupManifest]!({ ...setInput, startedAt, endedAt: new Date().toISOString(), failedBatches: [] });
 
     // Assess
     expect(summary).toMatchObject({ state: "complete", keys: { succeeded: 30, failed: 0 } });
     const paths = new BackupSetPaths(vaultFolder(vault.url), inventory.backupSetId);
     const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));
-    const succeeded = manifest.keys.filter((k) => k.result === "succeeded");
+    const succeeded = manifest.objects.filter((k) => k.result === "succeeded");
     const inventoryDoc = parseDocument(inventorySchema, paths.inventory, await store.read(paths.inventory));
     const earlier = new Set(inventoryDoc.toBackUp.filter((e) => e.earlierBlob).map((e) => e.name));
     expect(earlier.size).toBeGreaterThan(0);
@@ -334,7 +334,7 @@ describe("backup and restore under injected faults", () => {
         },
       },
     });
-    const real = createActivityHandlers({ keyClients: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients, store: flakyStore });
+    const real = createActivityHandlers({ vaultObjects: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).vaultObjects, store: flakyStore });
     const answered = new Set<string>();
     let answersLost = 0;
     const losingAnswers = <I extends { batchIndex: number }, O>(name: string, fn: (input: I) => Promise<O>) => async (input: I): Promise<O> => {
@@ -350,8 +350,8 @@ describe("backup and restore under injected faults", () => {
     const activities = {
       ...forLocalHost(real),
       ...stubActivities({
-        [ActivityNames.backupKeyBatch]: losingAnswers("backup", real[ActivityNames.backupKeyBatch]!),
-        [ActivityNames.restoreKeyBatch]: losingAnswers("restore", real[ActivityNames.restoreKeyBatch]!),
+        [ActivityNames.backupObjectBatch]: losingAnswers("backup", real[ActivityNames.backupObjectBatch]!),
+        [ActivityNames.restoreObjectBatch]: losingAnswers("restore", real[ActivityNames.restoreObjectBatch]!),
       }),
     };
     const host = new LocalDurableHost({ orchestrators, activities, clock: "virtual", activityConcurrency: 6 });

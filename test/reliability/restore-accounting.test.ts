@@ -48,7 +48,7 @@ describe("the restore's accounting of keys already in the target", () => {
     await targetClient.createKey("acct-00002", "EC");
     await targetClient.createKey("acct-00003", "EC");
     await (await targetClient.beginDeleteKey("acct-00003", { intervalInMs: 20 })).pollUntilDone();
-    const activities = createActivityHandlers({ keyClients: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).keyClients, store });
+    const activities = createActivityHandlers({ vaultObjects: createServices({ emulatorCaCert: emulator.caCert, maxOperationsPer10s: 0 }).vaultObjects, store });
     const backupSetId = `${vaultFolder(source.url)}/${backup.backupSetId}`;
     const jobId = "acct-restore";
     const startedAt = "2026-01-01T00:00:00Z";
@@ -60,35 +60,35 @@ describe("the restore's accounting of keys already in the target", () => {
     target.resetStats();
     const batches: RestoreBatchResult[] = [];
     for (let i = 0; i < plan.batchCount; i++) {
-      batches.push(await activities[ActivityNames.restoreKeyBatch]!({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: i, keyConcurrency: 2, onConflict: "skip" }));
+      batches.push(await activities[ActivityNames.restoreObjectBatch]!({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: i, keyConcurrency: 2, onConflict: "skip" }));
     }
     const summary: RestoreSummary = await activities[ActivityNames.writeRestoreReport]!({ jobId, backupSetId, dryRun: false, startedAt, endedAt: "2026-01-01T00:00:01Z", failedBatches: [] });
 
     // Assess: the plan names the taken ones, the batches only try the free ones
-    expect(plan).toMatchObject({ keysSelected: 6, toRestoreCount: 3, alreadyPresentCount: 2, softDeletedCount: 1, batchCount: 2 });
+    expect(plan).toMatchObject({ objectsSelected: 6, toRestoreCount: 3, alreadyPresentCount: 2, softDeletedCount: 1, batchCount: 2 });
     expect(target.stats().operations["restoreKey"]).toBe(3);
     expect(batches).toEqual([
-      { batchIndex: 0, restored: 2, skipped: 0, failed: 0 },
-      { batchIndex: 1, restored: 1, skipped: 0, failed: 0 },
+      { batchIndex: 0, restored: 2, skipped: 0, failed: 0, byKind: { key: { restored: 2, skipped: 0, failed: 0 } } },
+      { batchIndex: 1, restored: 1, skipped: 0, failed: 0, byKind: { key: { restored: 1, skipped: 0, failed: 0 } } },
     ]);
     const job = new RestoreJobPaths(new BackupSetPaths(vaultFolder(source.url), backup.backupSetId), jobId, startedAt);
     const record = parseDocument(restoreBatchRecordSchema, job.batch(0), await store.read(job.batch(0)));
-    expect(record.keys).toEqual([
-      { name: "acct-00000", result: "restored" },
-      { name: "acct-00004", result: "alreadyInTarget" },
+    expect(record.objects).toEqual([
+      { kind: "key", name: "acct-00000", result: "restored" },
+      { kind: "key", name: "acct-00004", result: "alreadyInTarget" },
     ]);
     expect(summary.keys).toEqual({ total: 6, succeeded: 3, failed: 0, skipped: 3 });
     expect(summary.skipped).toEqual([
-      { name: "acct-00001", reason: "a key of that name already exists in the target vault" },
-      { name: "acct-00002", reason: "a key of that name already exists in the target vault" },
-      { name: "acct-00003", reason: expect.stringContaining("soft-deleted") },
+      { kind: "key", name: "acct-00001", reason: "a key of that name already exists in the target vault" },
+      { kind: "key", name: "acct-00002", reason: "a key of that name already exists in the target vault" },
+      { kind: "key", name: "acct-00003", reason: expect.stringContaining("soft-deleted") },
     ]);
     const report = parseDocument(restoreReportSchema, summary.reportPath, await store.read(summary.reportPath));
-    expect(report.succeeded.sort()).toEqual(["acct-00000", "acct-00004", "acct-00005"]);
+    expect(report.succeeded.map((o) => o.name).sort()).toEqual(["acct-00000", "acct-00004", "acct-00005"]);
 
     // Act again: a batch run once more after its record was written (its answer lost) does nothing new
     target.resetStats();
-    const rerun = await activities[ActivityNames.restoreKeyBatch]!({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: 1, keyConcurrency: 2, onConflict: "skip" });
+    const rerun = await activities[ActivityNames.restoreObjectBatch]!({ jobId, startedAt, backupSetId, targetVaultUrl: target.url, batchIndex: 1, keyConcurrency: 2, onConflict: "skip" });
     const reportAgain = await activities[ActivityNames.writeRestoreReport]!({ jobId, backupSetId, dryRun: false, startedAt, endedAt: "y", failedBatches: [] });
 
     // Assess

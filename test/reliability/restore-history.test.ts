@@ -43,6 +43,8 @@ describe("a restore of a large set over names the target already holds", () => {
     const backupSetId = makeBackupSetId(startedAt, "over-backup");
     const paths = new BackupSetPaths(vaultFolder(vault.url), backupSetId);
     const names = vault.listKeyNames();
+    const keyCounts = { total: KEYS, succeeded: KEYS, failed: 0, skipped: 0, versions: KEYS, bytes: KEYS * 10 };
+    const noObjects = { total: 0, succeeded: 0, failed: 0, skipped: 0, versions: 0, bytes: 0 };
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       jobId: "over-backup",
@@ -53,8 +55,9 @@ describe("a restore of a large set over names the target already holds", () => {
       include: [],
       exclude: [],
       state: "complete",
-      counts: { total: KEYS, succeeded: KEYS, failed: 0, skipped: 0, versions: KEYS, bytes: KEYS * 10 },
-      keys: names.map((name) => ({ name, result: "succeeded", versionCount: 1, latestVersion: "0".repeat(32), blobPath: paths.keyBlob(name), size: 10, sha256: "0".repeat(64) })),
+      kinds: ["key"],
+      counts: { ...keyCounts, byKind: { keys: keyCounts, secrets: noObjects, certificates: noObjects } },
+      objects: names.map((name) => ({ kind: "key", name, result: "succeeded", versionCount: 1, latestVersion: "0".repeat(32), blobPath: paths.blob("key", name), size: 10, sha256: "0".repeat(64) })),
     };
     await store.writeOnce(paths.manifest, encodeDocument(manifest));
     const stateDir = join(dirs.path, "state");
@@ -71,7 +74,7 @@ describe("a restore of a large set over names the target already holds", () => {
       expect(status.runtimeStatus).toBe("Completed");
       expect(output!.keys).toEqual({ total: KEYS, succeeded: 0, failed: 0, skipped: KEYS });
       expect(output!.skipped).toHaveLength(SUMMARY_LIST_LIMIT);
-      expect(output!.skipped[0]).toEqual({ name: names[0], reason: "a key of that name already exists in the target vault" });
+      expect(output!.skipped[0]).toEqual({ kind: "key", name: names[0], reason: "a key of that name already exists in the target vault" });
       // Assess: the report has every name
       const report = parseDocument(restoreReportSchema, output!.reportPath, await store.read(output!.reportPath));
       expect(report.skipped.map((k) => k.name)).toEqual(names);

@@ -111,7 +111,7 @@ describe("secrets never reach histories, statuses, outputs or logs", () => {
     for await (const item of store.list(`${paths.root}/`)) {
       let data = await store.read(item.path);
       if (item.path.endsWith("manifest.json")) data = Buffer.from(data.toString("utf8").split(paths.backupSetId).join(damaged.backupSetId));
-      if (item.path === paths.keyBlob("app-00004")) data = data.subarray(1);
+      if (item.path === paths.blob("key", "app-00004")) data = data.subarray(1);
       await store.writeOnce(`${damaged.root}${item.path.slice(paths.root.length)}`, data);
     }
     const runtime = new LocalRuntime({ store, emulatorCaCert: emulator.caCert, stateDir: runtimeState.path, logLine: (line) => logLines.push(line), maxOperationsPer10s: 0 });
@@ -119,7 +119,7 @@ describe("secrets never reach histories, statuses, outputs or logs", () => {
       runtime.host.onStatusChange((s) => statuses.push(s));
       const second = await emulator.addVault({ name: "secrets-second" });
       const r = await (await runtime.startRestore({ backupSetId: damaged.root, targetVaultUrl: second.url, include: [], exclude: [], dryRun: false, onConflict: "skip" })).result;
-      expect(r.output?.failures).toContainEqual({ name: "app-00004", reason: expect.stringContaining("SHA-256") });
+      expect(r.output?.failures).toContainEqual({ kind: "key", name: "app-00004", reason: expect.stringContaining("SHA-256") });
       statuses.push(r.status);
       const b = await (await runtime.startBackup({ vaultUrl: vault.url, include: ["huge-*", "app-0000*"], exclude: [] })).result;
       statuses.push(b.status);

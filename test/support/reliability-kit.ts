@@ -16,7 +16,7 @@ import { stateFilePath } from "../../src/local/instance-store";
 
 // ---------------------------------------------------------------- audit of a backup set
 
-export interface KeyIssue {
+export interface ObjectIssue {
   readonly name: string;
   readonly reason: string;
 }
@@ -30,8 +30,8 @@ export interface BackupSetAudit {
   readonly keysInManifest: number;
   readonly succeeded: number;
   /** Keys the manifest reports failed or skipped, each with its reason. */
-  readonly failed: readonly KeyIssue[];
-  readonly skipped: readonly KeyIssue[];
+  readonly failed: readonly ObjectIssue[];
+  readonly skipped: readonly ObjectIssue[];
   /** Keys of the vault that are neither backed up with a good blob nor reported failed/skipped with a reason. */
   readonly lost: readonly string[];
   /** Succeeded keys whose blob is missing, or whose bytes do not match the recorded size and SHA-256. */
@@ -60,13 +60,15 @@ interface RawKeyResult {
  */
 export async function auditBackupSet(store: BackupStore, root: string, expectedKeys: readonly string[]): Promise<BackupSetAudit> {
   const problems: string[] = [];
-  let manifest: { state?: unknown; keys?: unknown } | undefined;
+  let manifest: { state?: unknown; keys?: unknown; objects?: unknown } | undefined;
   try {
-    manifest = JSON.parse((await store.read(`${root}/manifest.json`)).toString("utf8")) as { state?: unknown; keys?: unknown };
+    manifest = JSON.parse((await store.read(`${root}/manifest.json`)).toString("utf8")) as { state?: unknown; keys?: unknown; objects?: unknown };
   } catch (error) {
     problems.push(`manifest: ${(error as Error).message}`);
   }
-  const entries = Array.isArray(manifest?.keys) ? (manifest!.keys as RawKeyResult[]) : [];
+  // Format 2 lists every kind's objects (the keys are those of kind "key"); format 1 listed keys.
+  const listed = Array.isArray(manifest?.objects) ? (manifest!.objects as (RawKeyResult & { kind?: unknown })[]).filter((o) => o.kind === "key") : manifest?.keys;
+  const entries = Array.isArray(listed) ? (listed as RawKeyResult[]) : [];
   const byName = new Map<string, RawKeyResult>();
   for (const entry of entries) {
     const name = String(entry.name).toLowerCase();
@@ -77,8 +79,8 @@ export async function auditBackupSet(store: BackupStore, root: string, expectedK
   const blobs = new Map<string, number>();
   for await (const item of store.list(`${root}/keys/`)) blobs.set(item.path, item.size);
 
-  const failed: KeyIssue[] = [];
-  const skipped: KeyIssue[] = [];
+  const failed: ObjectIssue[] = [];
+  const skipped: ObjectIssue[] = [];
   const lost: string[] = [];
   const badBlobs: string[] = [];
   const referenced = new Set<string>();

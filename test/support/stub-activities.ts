@@ -1,5 +1,5 @@
 import type { InvocationContext } from "@azure/functions";
-import type { ActivityInput, ActivityName, ActivityOutput } from "../../src/contracts";
+import type { ActivityInput, ActivityName, ActivityOutput, CountsByKind, InventorySummary, ObjectCounts } from "../../src/contracts";
 import type { ActivityFunction } from "../../src/local/durable-host";
 
 /**
@@ -14,4 +14,27 @@ export type StubActivities = {
 /** The stubs as the host takes them (by name, input as delivered). */
 export function stubActivities(stubs: StubActivities): Record<string, ActivityFunction> {
   return stubs as Record<string, ActivityFunction>;
+}
+
+/** Counts of a job that had keys only, as the summaries give them (every object, the keys, each kind). */
+export function keysOnly(keys: ObjectCounts): { objects: ObjectCounts; keys: ObjectCounts; kinds: CountsByKind } {
+  const none = { total: 0, succeeded: 0, failed: 0, skipped: 0 };
+  return { objects: keys, keys, kinds: { keys, secrets: none, certificates: none } };
+}
+
+/** The inventory of a job that found keys only. */
+export function keysInventory(backupSetId: string, batchCount: number, toBackUp: number, skipped = 0, batchSize = 100): InventorySummary {
+  return {
+    backupSetId,
+    objectsMatched: toBackUp + skipped,
+    objectsToBackUp: toBackUp,
+    objectsSkipped: skipped,
+    objectsWithCertificate: 0,
+    matchedByKind: { key: toBackUp + skipped },
+    toBackUpByKind: { key: toBackUp },
+    skippedByKind: { key: skipped },
+    withCertificateByKind: {},
+    batchCount,
+    batchSize,
+  };
 }

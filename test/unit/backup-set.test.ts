@@ -27,7 +27,7 @@ describe("backup set layout", () => {
   it("when paths are built, they stay inside the set's folder", () => {
     const paths = new BackupSetPaths("v.vault.azure.net", "20261125T224507Z-abc");
     expect(paths.manifest).toBe("v.vault.azure.net/20261125T224507Z-abc/manifest.json");
-    expect(paths.keyBlob("k-1")).toBe("v.vault.azure.net/20261125T224507Z-abc/keys/k-1.keybackup");
+    expect(paths.blob("key", "k-1")).toBe("v.vault.azure.net/20261125T224507Z-abc/keys/k-1.keybackup");
     expect(paths.batch(7)).toBe("v.vault.azure.net/20261125T224507Z-abc/batches/000007.json");
   });
 });

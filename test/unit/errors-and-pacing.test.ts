@@ -1,7 +1,7 @@
 import {
-  CertificateBackedKeyError,
-  KeyConflictError,
-  KeyNotFoundError,
+  CertificateManagedError,
+  ObjectConflictError,
+  ObjectNotFoundError,
   KeyVaultThrottledError,
   KeyVaultUnavailableError,
   describeFailure,
@@ -15,21 +15,21 @@ describe("Key Vault error mapping", () => {
 
   it("when the service answers 409, it is a conflict and not retried", () => {
     const error = toKeyVaultError(rest(409, "Conflict", "Key k is currently in a deleted but recoverable state"));
-    expect(error).toBeInstanceOf(KeyConflictError);
-    expect((error as KeyConflictError).softDeleted).toBe(true);
+    expect(error).toBeInstanceOf(ObjectConflictError);
+    expect((error as ObjectConflictError).softDeleted).toBe(true);
     expect(isRetryable(error)).toBe(false);
   });
 
   it("when a certificate-backed key's backup is refused, it maps to its own error", () => {
     const error = toKeyVaultError(rest(403, "Forbidden", 'Operation "backup" is not allowed on this Key, since it is associated with a certificate.'));
-    expect(error).toBeInstanceOf(CertificateBackedKeyError);
+    expect(error).toBeInstanceOf(CertificateManagedError);
   });
 
   it("when the service throttles or fails, it is retryable; a missing key is not", () => {
     expect(toKeyVaultError(rest(429, "Throttled", "slow down"))).toBeInstanceOf(KeyVaultThrottledError);
     expect(toKeyVaultError(rest(503, "ServiceUnavailable", "busy"))).toBeInstanceOf(KeyVaultUnavailableError);
     expect(isRetryable(rest(503, "x", "y"))).toBe(true);
-    expect(toKeyVaultError(rest(404, "KeyNotFound", "gone"))).toBeInstanceOf(KeyNotFoundError);
+    expect(toKeyVaultError(rest(404, "KeyNotFound", "gone"))).toBeInstanceOf(ObjectNotFoundError);
     expect(isRetryable(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }))).toBe(true);
   });
 

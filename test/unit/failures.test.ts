@@ -49,7 +49,7 @@ describe("retryable or final", () => {
 
   it("when the host wraps the activity's message in words of its own, the verdict is still found", () => {
     const tagged = tagActivityFailure(toKeyVaultError(rest(503, "busy")));
-    const wrapped = new Error(`Activity function 'backupKeyBatch' failed: Result: Failure\nException: ${tagged.message}\nStack: at x`);
+    const wrapped = new Error(`Activity function 'backupObjectBatch' failed: Result: Failure\nException: ${tagged.message}\nStack: at x`);
     expect(readFailure(wrapped)).toEqual({ retryable: true, reason: "busy" });
   });
 

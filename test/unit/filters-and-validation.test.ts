@@ -1,22 +1,41 @@
-import { createNameFilter, InvalidGlobError } from "../../src/filters";
+import { createObjectFilter, InvalidGlobError } from "../../src/filters";
 import { endpointProblem } from "../../src/validation";
 
 describe("name filters", () => {
   it("when no include is given, every key matches except the excluded ones", () => {
-    const accept = createNameFilter([], ["tmp-*"]);
-    expect(accept("prod-key")).toBe(true);
-    expect(accept("tmp-1")).toBe(false);
+    const accept = createObjectFilter([], ["tmp-*"]);
+    expect(accept("key", "prod-key")).toBe(true);
+    expect(accept("key", "tmp-1")).toBe(false);
+    expect(accept("secret", "tmp-1")).toBe(false);
   });
 
   it("when globs differ in case from key names, they still match (names are case-insensitive)", () => {
-    const accept = createNameFilter(["PROD-*"], []);
-    expect(accept("prod-signing")).toBe(true);
-    expect(accept("dev-signing")).toBe(false);
+    const accept = createObjectFilter(["PROD-*"], []);
+    expect(accept("key", "prod-signing")).toBe(true);
+    expect(accept("key", "dev-signing")).toBe(false);
   });
 
   it("when a glob holds a path trick, it is refused", () => {
-    expect(() => createNameFilter(["../*"], [])).toThrow(InvalidGlobError);
-    expect(() => createNameFilter([], ["a/b"])).toThrow(InvalidGlobError);
+    expect(() => createObjectFilter(["../*"], [])).toThrow(InvalidGlobError);
+    expect(() => createObjectFilter([], ["a/b"])).toThrow(InvalidGlobError);
+    expect(() => createObjectFilter(["vault:x"], [])).toThrow(InvalidGlobError);
+  });
+
+  it("when a glob names a kind, it matches objects of that kind only; without one, objects of every kind", () => {
+    const accept = createObjectFilter(["secret:db-*", "certificate:web-?", "shared-*"], ["key:shared-old"]);
+    expect(accept("secret", "db-password")).toBe(true);
+    expect(accept("key", "db-password")).toBe(false);
+    expect(accept("certificate", "web-1")).toBe(true);
+    expect(accept("certificate", "web-10")).toBe(false);
+    expect(accept("key", "shared-new")).toBe(true);
+    expect(accept("secret", "shared-old")).toBe(true);
+    expect(accept("key", "shared-old")).toBe(false);
+  });
+
+  it("when a kind is written in the plural or in capitals, it is the same kind", () => {
+    const accept = createObjectFilter(["Secrets:db-*"], []);
+    expect(accept("secret", "db-1")).toBe(true);
+    expect(accept("key", "db-1")).toBe(false);
   });
 });
 

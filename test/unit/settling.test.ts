@@ -1,12 +1,12 @@
-import { KeyConflictError, toKeyVaultError } from "../../src/keyvault/errors";
+import { ObjectConflictError, toKeyVaultError } from "../../src/keyvault/errors";
 import { DEFAULT_SETTLING_POLICY } from "../../src/retry-policies";
 import { NameSettling, settlingState } from "../../src/keyvault/settling";
 
-const conflict = (message: string, inner?: string): KeyConflictError => {
+const conflict = (message: string, inner?: string): ObjectConflictError => {
   const error = toKeyVaultError(
     Object.assign(new Error(message), { statusCode: 409, code: "Conflict", ...(inner ? { details: { error: { code: "Conflict", message, innererror: { code: inner } } } } : {}) }),
   );
-  if (!(error instanceof KeyConflictError)) throw new Error("expected a KeyConflictError");
+  if (!(error instanceof ObjectConflictError)) throw new Error("expected a ObjectConflictError");
   return error;
 };
 
