@@ -53,7 +53,7 @@ export interface VaultBackupActivityDeps {
 /** Why a certificate's key or secret is skipped when the job does not back up its certificate. */
 function certificateLeftOut(kinds: readonly ObjectKind[]): string {
   return kinds.includes("certificate")
-    ? "backs a certificate that this backup's filters leave out: Key Vault backs it up only inside its certificate's backup"
+    ? "backs a certificate that this backup does not hold (its globs leave it out, or it was not listed): Key Vault backs it up only inside its certificate's backup"
     : "backs a certificate: Key Vault backs it up only inside its certificate's backup; back up certificates too (--kinds certificates) to keep it";
 }
 
@@ -114,13 +114,14 @@ export function createVaultBackupActivities(deps: VaultBackupActivityDeps): Vaul
       for (const kind of kinds) {
         for await (const page of objects.of(kind).listObjects()) {
           for (const object of page) {
-            if (!accept(kind, object.name)) continue;
             if (object.managed) {
-              // A certificate's key or secret has its certificate's name.
+              // A certificate's key or secret has its certificate's name. Its certificate's backup holds it
+              // whatever the globs say, so it is recorded with it; otherwise the globs decide as for any object.
               if (certificates.has(object.name.toLowerCase())) withCertificate.push({ kind, name: object.name });
-              else skipped.push({ kind, name: object.name, reason: certificateLeftOut(kinds) });
+              else if (accept(kind, object.name)) skipped.push({ kind, name: object.name, reason: certificateLeftOut(kinds) });
               continue;
             }
+            if (!accept(kind, object.name)) continue;
             if (kind === "certificate") certificates.add(object.name.toLowerCase());
             const entry: Entry = {
               kind,

@@ -68,9 +68,13 @@ export function createVaultRestoreActivities(deps: VaultRestoreActivityDeps): Va
   function selection(manifest: Manifest, kinds: readonly ObjectKind[] | undefined, include: readonly string[], exclude: readonly string[]) {
     const accept = createObjectFilter(include, exclude);
     const wanted = new Set(kinds ?? OBJECT_KINDS);
-    const selected = manifest.objects.filter((o) => wanted.has(o.kind) && accept(o.kind, o.name));
+    const certificates = new Set(
+      manifest.objects.filter((o) => o.kind === "certificate" && o.result === "succeeded" && wanted.has("certificate") && accept(o.kind, o.name)).map((o) => o.name.toLowerCase()),
+    );
+    // A certificate's key and secret follow their certificate whatever the globs say (its restore brings them back).
+    const follows = (o: Manifest["objects"][number]) => o.result === "withCertificate" && certificates.has(o.name.toLowerCase());
+    const selected = manifest.objects.filter((o) => wanted.has(o.kind) && (follows(o) || accept(o.kind, o.name)));
     const restorable = selected.filter((o): o is SucceededObjectResult => o.result === "succeeded");
-    const certificates = new Set(restorable.filter((o) => o.kind === "certificate").map((o) => o.name.toLowerCase()));
     const withCertificate: ObjectRef[] = [];
     // An object that failed at backup time is a hole in the set; one skipped on purpose never had a backup
     // of its own to restore, and is reported as skipped again.

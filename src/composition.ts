@@ -1,12 +1,15 @@
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
 import { DefaultAzureCredential } from "@azure/identity";
+import { CertificateClient } from "@azure/keyvault-certificates";
 import { KeyClient } from "@azure/keyvault-keys";
+import { SecretClient } from "@azure/keyvault-secrets";
 import type { KvBackupConfig } from "./config";
 import { EmulatorTokenCredential, createVaultConnections, keyClientsOf, type KeyClientFactory, type VaultConnections } from "./keyvault/clients";
 import { createHsmClientFactory, type HsmClientFactory } from "./keyvault/hsm-admin-client";
 import { vaultObjectsOf, type VaultObjectsFactory } from "./keyvault/object-kinds";
 import { logLine, type RecordLogger } from "./monitoring/log-events";
+import type { VaultClients } from "./local/vault-contents";
 import type { BackupStore } from "./storage/backup-store";
 import { createHsmStorageAccess, type HsmSasMode, type HsmStorageAccess } from "./storage/hsm-storage-access";
 import { openBackupStore } from "./storage/open-store";
@@ -146,6 +149,24 @@ export function directKeyClient(vaultUrl: string, options: { readonly emulatorCa
     ...(tls ? { disableChallengeResourceVerification: true, tlsOptions: { ca: options.emulatorCaCert } } : {}),
     ...(options.maxRetries !== undefined ? { retryOptions: { maxRetries: options.maxRetries } } : {}),
   });
+}
+
+/**
+ * Plain clients of every kind of a vault, without kvbackup's pacing or counters: for seeding and checking
+ * vaults (the demo, the bench and the tests), never for a job's own calls.
+ */
+export function directVaultClients(vaultUrl: string, options: { readonly emulatorCaCert?: string; readonly maxRetries?: number } = {}): VaultClients {
+  const tls = options.emulatorCaCert !== undefined;
+  const credential = keyVaultCredentialFor(options.emulatorCaCert);
+  const clientOptions = {
+    ...(tls ? { disableChallengeResourceVerification: true, tlsOptions: { ca: options.emulatorCaCert } } : {}),
+    ...(options.maxRetries !== undefined ? { retryOptions: { maxRetries: options.maxRetries } } : {}),
+  };
+  return {
+    keys: directKeyClient(vaultUrl, options),
+    secrets: new SecretClient(vaultUrl, credential, clientOptions),
+    certificates: new CertificateClient(vaultUrl, credential, clientOptions),
+  };
 }
 
 /** A logger whose records go to one invocation's log, each as one JSON line (src/monitoring/log-events.ts). */

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import type { JobTuning } from "./contracts";
+import { OBJECT_KINDS, type JobTuning, type ObjectKind } from "./contracts";
 import { DEFAULT_MAX_OPERATIONS_PER_10S, DEFAULT_TUNING } from "./tuning";
 import { scheduleProblem } from "./jobs/schedule";
 import { CONTAINER_NAME, isContainerName } from "./names";
-import { endpointProblem, wholeNumberSchema } from "./validation";
+import { endpointProblem, parseKinds, wholeNumberSchema } from "./validation";
 
 /**
  * Every setting of the Functions app, read once and checked together: a misconfigured app reports
@@ -19,8 +19,13 @@ export interface KvBackupConfig {
   readonly allowedHsms: readonly string[];
   readonly tuning: JobTuning;
   readonly maxOperationsPer10s: number;
-  /** Backups list each key's versions for the manifest (a second vault operation per key); a request can override it. */
+  /** Backups list each object's versions for the manifest (a second vault operation per object); a request can override it. */
   readonly versionDetails: boolean;
+  /**
+   * What a vault backup takes when its request names no kinds (scheduled backups, HTTP requests without
+   * `kinds`): every kind by default. A Managed HSM's backups take its keys whatever this says.
+   */
+  readonly kinds: readonly ObjectKind[];
   /** NCRONTAB (six fields) of the scheduled backup. */
   readonly schedule: string;
   readonly retention: { readonly days: number; readonly keepMinComplete: number; readonly dryRun: boolean };
@@ -56,6 +61,7 @@ const schema = z.object({
   KVBACKUP_KEY_CONCURRENCY: int(1, 256).optional(),
   KVBACKUP_MAX_OPS_PER_10S: int(0, 1_000_000).optional(),
   KVBACKUP_VERSION_DETAILS: z.enum(["true", "false"], { error: () => 'must be "true" or "false"' }).default("true"),
+  KVBACKUP_KINDS: z.string().optional(),
   KVBACKUP_SCHEDULE: z
     .string()
     .refine((s) => s.trim().split(/\s+/).length === 6, "must be an NCRONTAB expression with six fields ({second} {minute} {hour} {day} {month} {day-of-week})")
@@ -87,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KvBackupConfig
     const problem = endpointProblem(hsm, "hsm", { allowLoopback });
     if (problem) problems.push(`KVBACKUP_ALLOWED_HSMS: "${hsm}" ${problem}`);
   }
+  const kinds = s.KVBACKUP_KINDS === undefined ? { kinds: [...OBJECT_KINDS] } : parseKinds(s.KVBACKUP_KINDS.split(/[,;\s]+/).filter(Boolean));
+  if ("problem" in kinds) problems.push(`KVBACKUP_KINDS: ${kinds.problem}`);
   const scheduleIssue = scheduleProblem(s.KVBACKUP_SCHEDULE);
   if (scheduleIssue) problems.push(`KVBACKUP_SCHEDULE: ${scheduleIssue}`);
   const hsmContainer = s.KVBACKUP_HSM_BACKUP_CONTAINER_URL?.trim().replace(/\/+$/, "");
@@ -109,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KvBackupConfig
     },
     maxOperationsPer10s: s.KVBACKUP_MAX_OPS_PER_10S ?? DEFAULT_MAX_OPERATIONS_PER_10S,
     versionDetails: s.KVBACKUP_VERSION_DETAILS === "true",
+    kinds: "kinds" in kinds ? kinds.kinds : [...OBJECT_KINDS],
     schedule: s.KVBACKUP_SCHEDULE,
     retention: { days: s.KVBACKUP_RETENTION_DAYS, keepMinComplete: s.KVBACKUP_RETENTION_MIN_COMPLETE, dryRun: s.KVBACKUP_RETENTION_DRY_RUN === "true" },
     emulatorCaPath: s.KVBACKUP_EMULATOR_CA,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KIND_PLURALS, OBJECT_KINDS, type ObjectKind } from "./contracts";
 import { isValidJobId } from "./storage/backup-set";
 import { validateGlob } from "./filters";
 
@@ -41,6 +42,37 @@ export function endpointProblem(value: string, kind: EndpointKind, rules: Endpoi
     return kind === "hsm" ? "is not a Managed HSM URL (https://<name>.managedhsm.azure.net)" : kind === "vault" ? "is not a Key Vault URL (https://<name>.vault.azure.net)" : "is not a Key Vault or Managed HSM URL";
   }
   return undefined;
+}
+
+/** Whether a URL names a Managed HSM (which holds keys only). Loopback URLs (the emulator) never do. */
+export function isManagedHsmUrl(value: string): boolean {
+  try {
+    const host = new URL(value).hostname.toLowerCase();
+    return MANAGED_HSM_SUFFIXES.some((s) => host.endsWith(s));
+  } catch {
+    return false;
+  }
+}
+
+/** How kinds are written: `keys,secrets,certificates` (the singular is accepted too). */
+export const KIND_LIST_HELP = "keys, secrets, certificates";
+
+/** The kinds a list names, each once, in job order; or the reason it is refused. */
+export function parseKinds(names: readonly string[]): { kinds: ObjectKind[] } | { problem: string } {
+  const kinds = new Set<ObjectKind>();
+  for (const raw of names) {
+    const name = raw.trim().toLowerCase();
+    const kind = OBJECT_KINDS.find((k) => k === name || KIND_PLURALS[k] === name);
+    if (!kind) return { problem: `"${raw.slice(0, 40)}" is not a kind of object (${KIND_LIST_HELP})` };
+    kinds.add(kind);
+  }
+  if (kinds.size === 0) return { problem: `names no kind (${KIND_LIST_HELP})` };
+  return { kinds: OBJECT_KINDS.filter((k) => kinds.has(k)) };
+}
+
+/** Why a backup of these kinds cannot be asked of this URL, if it cannot. */
+export function kindsProblem(vaultUrl: string, kinds: readonly ObjectKind[]): string | undefined {
+  return isManagedHsmUrl(vaultUrl) && kinds.some((k) => k !== "key") ? "a Managed HSM holds keys only: back up its keys (kinds: keys)" : undefined;
 }
 
 export function endpointSchema(kind: EndpointKind, rules: EndpointRules) {

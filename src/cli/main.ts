@@ -9,7 +9,7 @@ import { BackupSetNotFoundError } from "../storage/errors";
 import { ExitCode, UsageError, errorResponse } from "../error-responses";
 import type { JobGuard } from "./exit-guard";
 import { createProgressReporter } from "./progress";
-import { DEFAULT_STATE_DIR, checkEndpoint, emulatorCaOption, jsonOption, stateDirOption, checkGlobs, checkJobId, checkStore, collect, readEmulatorCa, wholeNumberOption } from "./options";
+import { DEFAULT_STATE_DIR, checkBackupKinds, checkEndpoint, checkKinds, emulatorCaOption, jsonOption, stateDirOption, checkGlobs, checkJobId, checkStore, collect, readEmulatorCa, wholeNumberOption } from "./options";
 import { runJob } from "./run-job";
 import { registerHsmCommands } from "./hsm-commands";
 import { registerStatusCommand } from "./status-command";
@@ -64,7 +64,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
 
 function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], guard: JobGuard | undefined): Command {
   const program = new Command("kvbackup")
-    .description("Back up and restore Azure Key Vault keys and Managed HSMs (runs the Durable orchestrations in this process)")
+    .description("Back up and restore Azure Key Vault keys, secrets and certificates, and Managed HSMs (runs the Durable orchestrations in this process)")
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({
@@ -80,7 +80,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
       .addOption(emulatorCaOption())
       .addOption(jsonOption())
       .addOption(stateDirOption())
-      .option("--batch-size <n>", "keys per batch activity", wholeNumberOption("--batch-size", 1, 1000))
+      .option("--batch-size <n>", "objects per batch activity", wholeNumberOption("--batch-size", 1, 1000))
       .option("--batches-in-flight <n>", "batch activities at once", wholeNumberOption("--batches-in-flight", 1, 256))
       .option("--key-concurrency <n>", "Key Vault calls at once inside a batch", wholeNumberOption("--key-concurrency", 1, 256))
       .option("--max-ops-per-10s <n>", "pace Key Vault calls to this budget per vault (4000 for software keys, 2000 for HSM keys; 0 = no pacing)", wholeNumberOption("--max-ops-per-10s", 0, 1_000_000));
@@ -88,25 +88,29 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
   withShared(
     program
       .command("backup")
-      .description("back up every key of a vault (or those matching --include/--exclude) into a new backup set")
+      .description("back up every key, secret and certificate of a vault (or those of --kinds, matching --include/--exclude) into a new backup set")
       .requiredOption("--vault <url>", "vault URL, e.g. https://myvault.vault.azure.net")
-      .option("--include <glob>", "back up only keys whose name matches (repeatable)", collect, [])
-      .option("--exclude <glob>", "skip keys whose name matches (repeatable)", collect, [])
+      .option("--kinds <list>", "kinds to back up, comma-separated: keys, secrets, certificates (default: all three; keys for a Managed HSM)")
+      .option("--include <glob>", "back up only objects whose name matches; kind:glob (key:, secret:, certificate:) matches that kind only (repeatable)", collect, [])
+      .option("--exclude <glob>", "skip objects whose name matches; kind:glob for one kind (repeatable)", collect, [])
       .option(
         "--no-version-details",
-        "do not list each key's versions: one vault operation per key instead of two (twice as fast at the vault's limit); the manifest then has no version count or latest version id",
+        "do not list each object's versions: one vault operation per object instead of two (twice as fast at the vault's limit); the manifest then has no version count or latest version id",
       )
       .option("--job-id <id>", "job id; re-run with the same id and --state-dir to resume an interrupted job"),
-  ).action(async (opts: SharedOptions & { vault: string; include: string[]; exclude: string[]; versionDetails: boolean; jobId?: string }) => {
+  ).action(async (opts: SharedOptions & { vault: string; kinds?: string; include: string[]; exclude: string[]; versionDetails: boolean; jobId?: string }) => {
     const emulatorCa = readEmulatorCa(opts.emulatorCa);
     checkEndpoint("--vault", opts.vault, "any", emulatorCa !== undefined);
+    const kinds = checkKinds(opts.kinds);
+    checkBackupKinds(opts.vault, kinds);
     checkGlobs(opts.include, "--include");
     checkGlobs(opts.exclude, "--exclude");
     const jobId = checkJobId(opts.jobId) ?? newJobId();
     const store = await openStore(opts);
     await runJob({
       ...jobCommand(opts, jobId, createRuntime(opts, store, emulatorCa), "backup"),
-      start: (runtime) => runtime.startBackup({ vaultUrl: opts.vault, include: opts.include, exclude: opts.exclude, versionDetails: opts.versionDetails }, jobId),
+      start: (runtime) =>
+        runtime.startBackup({ vaultUrl: opts.vault, ...(kinds ? { kinds } : {}), include: opts.include, exclude: opts.exclude, versionDetails: opts.versionDetails }, jobId),
       completed: (output) => printBackup(io, opts.json === true, jobId, output),
     });
   });
@@ -114,18 +118,20 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
   withShared(
     program
       .command("restore")
-      .description("restore a backup set (all keys or those matching --include/--exclude) into a vault")
+      .description("restore a backup set (every object, or those of --kinds, matching --include/--exclude) into a vault; certificates first, each with its key and secret")
       .requiredOption("--backup-set <id>", "backup set id, as printed by backup and list")
       .option("--vault <url>", "target vault (default: the vault the set was taken from)")
-      .option("--include <glob>", "restore only keys whose name matches (repeatable)", collect, [])
-      .option("--exclude <glob>", "do not restore keys whose name matches (repeatable)", collect, [])
+      .option("--kinds <list>", "kinds to restore, comma-separated: keys, secrets, certificates (default: every kind in the set)")
+      .option("--include <glob>", "restore only objects whose name matches; kind:glob for one kind (repeatable)", collect, [])
+      .option("--exclude <glob>", "do not restore objects whose name matches; kind:glob for one kind (repeatable)", collect, [])
       .option("--dry-run", "print the plan and change nothing")
       .addOption(new Option("--on-conflict <policy>", "when a name exists or is soft-deleted in the target").choices(["skip", "fail"]).default("skip"))
       .option("--job-id <id>", "job id; re-run with the same id and --state-dir to resume an interrupted job"),
   ).action(
-    async (opts: SharedOptions & { backupSet: string; vault?: string; include: string[]; exclude: string[]; dryRun?: boolean; onConflict: ConflictPolicy; jobId?: string }) => {
+    async (opts: SharedOptions & { backupSet: string; vault?: string; kinds?: string; include: string[]; exclude: string[]; dryRun?: boolean; onConflict: ConflictPolicy; jobId?: string }) => {
       const emulatorCa = readEmulatorCa(opts.emulatorCa);
       if (opts.vault !== undefined) checkEndpoint("--vault", opts.vault, "any", emulatorCa !== undefined);
+      const kinds = checkKinds(opts.kinds);
       checkGlobs(opts.include, "--include");
       checkGlobs(opts.exclude, "--exclude");
       const jobId = checkJobId(opts.jobId) ?? newJobId();
@@ -141,6 +147,7 @@ function buildProgram(io: Io, setExit: (code: number) => void, argv: string[], g
             {
               backupSetId: `${paths.vaultFolderName}/${paths.backupSetId}`,
               targetVaultUrl: opts.vault,
+              ...(kinds ? { kinds } : {}),
               include: opts.include,
               exclude: opts.exclude,
               dryRun: opts.dryRun === true,

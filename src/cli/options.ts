@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { InvalidArgumentError, Option } from "commander";
 import { UsageError } from "../error-responses";
 import { isContainerName } from "../names";
-import { endpointProblem, globSchema, jobIdSchema, wholeNumberProblem, type EndpointKind } from "../validation";
+import type { ObjectKind } from "../contracts";
+import { endpointProblem, globSchema, jobIdSchema, kindsProblem, parseKinds, wholeNumberProblem, type EndpointKind } from "../validation";
 
 /**
  * The checks of what a user gives on the command line, shared by every command: each refusal is one
@@ -66,6 +67,20 @@ export function checkGlobs(globs: readonly string[], flag: string): void {
     const parsed = globSchema.safeParse(glob);
     if (!parsed.success) throw new UsageError(`${flag}: "${glob.slice(0, 100)}" ${parsed.error.issues[0]!.message}`);
   }
+}
+
+/** --kinds: a comma-separated list of kinds; undefined when not given. */
+export function checkKinds(value: string | undefined): ObjectKind[] | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseKinds(value.split(",").filter((name) => name.trim() !== ""));
+  if ("problem" in parsed) throw new UsageError(`--kinds: ${parsed.problem}`);
+  return parsed.kinds;
+}
+
+/** --kinds of a backup, against what its vault can hold. */
+export function checkBackupKinds(vaultUrl: string, kinds: readonly ObjectKind[] | undefined): void {
+  const problem = kinds && kindsProblem(vaultUrl, kinds);
+  if (problem) throw new UsageError(`--kinds: ${problem}`);
 }
 
 export function checkJobId(jobId: string | undefined): string | undefined {

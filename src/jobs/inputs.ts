@@ -1,6 +1,7 @@
-import type { HsmBackupInput, HsmPollingPolicy, HsmRestoreInput, JobTuning, VaultBackupInput, VaultRestoreInput } from "../contracts";
+import { OBJECT_KINDS, type HsmBackupInput, type HsmPollingPolicy, type HsmRestoreInput, type JobTuning, type ObjectKind, type VaultBackupInput, type VaultRestoreInput } from "../contracts";
 import { DEFAULT_ACTIVITY_RETRY } from "../retry-policies";
 import { DEFAULT_HSM_POLLING } from "../tuning";
+import { isManagedHsmUrl } from "../validation";
 
 /**
  * The inputs of each kind of job, made in one place for every trigger (HTTP API, schedule, CLI): what the
@@ -9,8 +10,16 @@ import { DEFAULT_HSM_POLLING } from "../tuning";
 export type VaultBackupRequest = Omit<VaultBackupInput, "tuning" | "retry">;
 export type VaultRestoreRequest = Omit<VaultRestoreInput, "tuning" | "retry">;
 
-export function vaultBackupInput(request: VaultBackupRequest, tuning: JobTuning): VaultBackupInput {
-  return { ...request, tuning, retry: DEFAULT_ACTIVITY_RETRY };
+/**
+ * The kinds a backup takes when the request names none: every kind for a vault (or those of
+ * KVBACKUP_KINDS), keys for a Managed HSM, which holds nothing else.
+ */
+export function defaultBackupKinds(vaultUrl: string, configured: readonly ObjectKind[] = OBJECT_KINDS): ObjectKind[] {
+  return isManagedHsmUrl(vaultUrl) ? ["key"] : [...configured];
+}
+
+export function vaultBackupInput(request: VaultBackupRequest, tuning: JobTuning, defaultKinds?: readonly ObjectKind[]): VaultBackupInput {
+  return { ...request, kinds: request.kinds ?? defaultBackupKinds(request.vaultUrl, defaultKinds), tuning, retry: DEFAULT_ACTIVITY_RETRY };
 }
 
 export function vaultRestoreInput(request: VaultRestoreRequest, tuning: JobTuning): VaultRestoreInput {

@@ -73,7 +73,8 @@ export async function runScheduledBackups(now: Date, client: JobClient, deps: Sc
     const type = kind === "vault" ? "vault-backup" : "hsm-backup";
     const began = Date.now();
     try {
-      const input = kind === "vault" ? vaultInput(config, url) : hsmInput(config, url);
+      const backup = kind === "vault" ? vaultInput(config, url) : undefined;
+      const input = backup ?? hsmInput(config, url);
       const orchestrator = kind === "vault" ? OrchestratorNames.vaultBackup : OrchestratorNames.hsmBackup;
       const outcome = await startExclusive(client, { orchestrator, instanceId: id, input, targetKey: key, deterministic: true }, () => now);
       const runningId = outcome.outcome === "busy" ? outcome.runningId : undefined;
@@ -82,7 +83,7 @@ export async function runScheduledBackups(now: Date, client: JobClient, deps: Sc
         outcome.outcome === "started"
           ? {
               event: "job.started", trigger: "schedule", jobId: id, type, target: url, slot, durationMs: Date.now() - began,
-              ...(kind === "vault" ? { versionDetails: config.versionDetails } : {}),
+              ...(kind === "vault" ? { versionDetails: config.versionDetails, kinds: [...(backup?.kinds ?? [])] } : {}),
             }
           : {
               event: "job.skipped", trigger: "schedule", jobId: id, type, target: url, slot,
@@ -150,7 +151,7 @@ export async function runScheduledBackups(now: Date, client: JobClient, deps: Sc
 }
 
 function vaultInput(config: KvBackupConfig, vaultUrl: string): VaultBackupInput {
-  return vaultBackupInput({ vaultUrl, include: [], exclude: [], versionDetails: config.versionDetails }, config.tuning);
+  return vaultBackupInput({ vaultUrl, include: [], exclude: [], versionDetails: config.versionDetails }, config.tuning, config.kinds);
 }
 
 function hsmInput(config: KvBackupConfig, hsmUrl: string): HsmBackupInput {

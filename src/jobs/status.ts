@@ -1,4 +1,4 @@
-import type { HsmJobSummary } from "../contracts";
+import type { CountsByKind, HsmJobSummary, ObjectCounts } from "../contracts";
 import type { BackupStore } from "../storage/backup-store";
 import { listBackupSets, type BackupSetEntry } from "../storage/catalog";
 import { normalizeEndpoint, parseJobId, targetKey, type TargetKind } from "./ids";
@@ -21,7 +21,10 @@ export interface LastCompleteBackup {
   readonly endedAt: string;
   /** Hours since endedAt, one decimal. */
   readonly ageHours: number;
-  readonly keys?: { readonly total: number; readonly succeeded: number; readonly failed: number; readonly skipped: number };
+  readonly keys?: ObjectCounts;
+  /** Every object of the set, and each kind. */
+  readonly objects?: ObjectCounts;
+  readonly kinds?: CountsByKind;
   /** Absent for a set taken without version details. */
   readonly versions?: number;
   readonly bytes?: number;
@@ -74,6 +77,8 @@ export async function vaultStatusFromStore(store: BackupStore, vaultUrl: string,
           endedAt: complete.endedAt ?? complete.startedAt,
           ageHours: hoursBetween(complete.endedAt ?? complete.startedAt, now),
           ...(complete.keys ? { keys: complete.keys } : {}),
+          ...(complete.objects ? { objects: complete.objects } : {}),
+          ...(complete.kinds ? { kinds: complete.kinds } : {}),
           ...(complete.versions !== undefined ? { versions: complete.versions } : {}),
           ...(complete.bytes !== undefined ? { bytes: complete.bytes } : {}),
         }

@@ -1,6 +1,8 @@
 import type { TokenCredential, AccessToken } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { CertificateClient } from "@azure/keyvault-certificates";
 import { KeyClient, type KeyClientOptions } from "@azure/keyvault-keys";
+import { SecretClient } from "@azure/keyvault-secrets";
 import { DEFAULT_KEY_CLIENT_RETRY } from "../retry-policies";
 import { PACING_SAFETY_FACTOR } from "../tuning";
 import { RateLimiter } from "../util/rate-limiter";
@@ -13,8 +15,8 @@ import { tryTimeoutPolicy } from "./try-timeout";
  * them. Each client is made once and reused, so every call of a job shares one pipeline and one keep-alive
  * agent (connection reuse matters at thousands of calls per minute).
  *
- * Only keys exist today; a client for another kind of object is added to VaultConnection the way `keys()`
- * is, with `clientOptions()`, so that it spends the same budget.
+ * A client for another kind of object is added to VaultConnection the way `keys()`, `secrets()` and
+ * `certificates()` are, with `clientOptions()`, so that it spends the same budget.
  */
 export interface KeyVaultConnectionOptions {
   readonly credential: TokenCredential;
@@ -57,6 +59,10 @@ export interface VaultConnection {
   readonly vaultUrl: string;
   /** The vault's keys client. */
   keys(): KeyClient;
+  /** The vault's secrets client (never used to read a value: kvbackup lists, backs up and restores). */
+  secrets(): SecretClient;
+  /** The vault's certificates client. */
+  certificates(): CertificateClient;
   /** Options for any SDK client of this vault: its calls are counted and paced with the others of the vault. */
   clientOptions(): VaultClientOptions;
   /** Operations the pacing budget would let go right now (Infinity without pacing). */
@@ -97,9 +103,13 @@ export function createVaultConnections(options: KeyVaultConnectionOptions): Vaul
       userAgentOptions: { userAgentPrefix: "kvbackup" },
     };
     let keys: KeyClient | undefined;
+    let secrets: SecretClient | undefined;
+    let certificates: CertificateClient | undefined;
     return {
       vaultUrl,
       keys: () => (keys ??= new KeyClient(vaultUrl, options.credential, clientOptions)),
+      secrets: () => (secrets ??= new SecretClient(vaultUrl, options.credential, clientOptions)),
+      certificates: () => (certificates ??= new CertificateClient(vaultUrl, options.credential, clientOptions)),
       clientOptions: () => clientOptions,
       spareBudget: () => (limiter ? Math.max(0, limiter.operations - limiter.used) : Number.POSITIVE_INFINITY),
     };

@@ -1,4 +1,6 @@
+import type { CertificateClient } from "@azure/keyvault-certificates";
 import type { KeyClient } from "@azure/keyvault-keys";
+import type { SecretClient } from "@azure/keyvault-secrets";
 import type { ObjectKind } from "../contracts";
 import { PromiseCache } from "../util/promise-cache";
 import type { KeyVaultCallStats, VaultConnection, VaultConnections } from "./clients";
@@ -107,8 +109,9 @@ function makeAdapter(connection: VaultConnection, kind: ObjectKind): ObjectKindA
     case "key":
       return keysAdapter(connection.keys());
     case "secret":
+      return secretsAdapter(connection.secrets());
     case "certificate":
-      throw new Error(`kvbackup does not back up ${kind}s yet`);
+      return certificatesAdapter(connection.certificates());
   }
 }
 
@@ -127,6 +130,59 @@ export function keysAdapter(client: KeyClient): ObjectKindAdapter {
     getActive: (name) => orUndefined(async () => ({ updatedOn: (await client.getKey(name)).properties.updatedOn })),
     isDeleted: async (name) => (await orUndefined(() => client.getDeletedKey(name))) !== undefined,
     settleChallenge: challengeOnce(() => client.listPropertiesOfKeys().byPage({ maxPageSize: 1 }).next()),
+  };
+}
+
+/**
+ * The secrets of a vault over the official SecretClient, without ever reading a value: the calls are the
+ * secret list and version list (which carry no values), backup and restore. Get Secret and Get Deleted
+ * Secret need the secrets/get permission (the value's), so neither is called: a live secret is told by
+ * its versions, a soft-deleted one by the list of deleted secrets (only where a restore met a conflict it
+ * must explain; the plan lists them once for every name).
+ */
+export function secretsAdapter(client: SecretClient): ObjectKindAdapter {
+  const listVersions = (name: string) =>
+    collect(client.listPropertiesOfSecretVersions(name).byPage({ maxPageSize: PAGE }), (v) => ({ version: v.version ?? "", createdOn: v.createdOn, updatedOn: v.updatedOn }));
+  const listDeletedNames = () => pages(client.listDeletedSecrets().byPage({ maxPageSize: PAGE }), (s) => s.properties.name);
+  return {
+    kind: "secret",
+    vaultUrl: client.vaultUrl,
+    listObjects: () =>
+      pages(client.listPropertiesOfSecrets().byPage({ maxPageSize: PAGE }), (s) => ({ name: s.name, managed: s.managed === true, updatedOn: s.updatedOn })),
+    listDeletedNames,
+    listVersions,
+    backup: (name) => vaultCall(() => served((onResponse) => client.backupSecret(name, { onResponse }))),
+    restore: async (backup) => void (await vaultCall(() => client.restoreSecretBackup(backup))),
+    getActive: async (name) => {
+      const versions = await listVersions(name);
+      if (versions.length === 0) return undefined;
+      const latest = versions.reduce((a, b) => ((b.createdOn?.getTime() ?? 0) >= (a.createdOn?.getTime() ?? 0) ? b : a));
+      return { ...(latest.updatedOn ? { updatedOn: latest.updatedOn } : {}) };
+    },
+    isDeleted: async (name) => {
+      const wanted = name.toLowerCase();
+      for await (const page of listDeletedNames()) if (page.some((n) => n.toLowerCase() === wanted)) return true;
+      return false;
+    },
+    settleChallenge: challengeOnce(() => client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next()),
+  };
+}
+
+/** The certificates of a vault over the official CertificateClient; a certificate's backup holds its key and secret. */
+export function certificatesAdapter(client: CertificateClient): ObjectKindAdapter {
+  return {
+    kind: "certificate",
+    vaultUrl: client.vaultUrl,
+    listObjects: () =>
+      pages(client.listPropertiesOfCertificates().byPage({ maxPageSize: PAGE }), (c) => ({ name: c.name ?? "", managed: false, updatedOn: c.updatedOn })),
+    listDeletedNames: () => pages(client.listDeletedCertificates().byPage({ maxPageSize: PAGE }), (c) => c.name),
+    listVersions: (name) =>
+      collect(client.listPropertiesOfCertificateVersions(name).byPage({ maxPageSize: PAGE }), (v) => ({ version: v.version ?? "", createdOn: v.createdOn, updatedOn: v.updatedOn })),
+    backup: (name) => vaultCall(() => served((onResponse) => client.backupCertificate(name, { onResponse }))),
+    restore: async (backup) => void (await vaultCall(() => client.restoreCertificateBackup(backup))),
+    getActive: (name) => orUndefined(async () => ({ updatedOn: (await client.getCertificate(name)).properties.updatedOn })),
+    isDeleted: async (name) => (await orUndefined(() => client.getDeletedCertificate(name))) !== undefined,
+    settleChallenge: challengeOnce(() => client.listPropertiesOfCertificates().byPage({ maxPageSize: 1 }).next()),
   };
 }
 

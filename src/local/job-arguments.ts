@@ -29,12 +29,14 @@ function normalize(input: Record<string, unknown>): Record<string, string> {
   for (const [key, value] of Object.entries(input)) {
     if (HOW_NOT_WHAT.has(key) || value === undefined) continue;
     // The same globs in another order, or an endpoint in other case or with a trailing slash, ask for the same job.
-    if ((key === "include" || key === "exclude") && Array.isArray(value)) out[key] = JSON.stringify([...value].sort());
+    if ((key === "include" || key === "exclude" || key === "kinds") && Array.isArray(value)) out[key] = JSON.stringify([...value].sort());
     else if (ENDPOINTS.has(key) && typeof value === "string") out[key] = value.toLowerCase().replace(/\/+$/, "");
     else if (key.endsWith("Url") && typeof value === "string") out[key] = value.replace(/\/+$/, "");
     else out[key] = JSON.stringify(value);
   }
   // A vault backup's versionDetails defaults to true (and inputs from before it existed have none).
   if ("vaultUrl" in input) out["versionDetails"] = String(input["versionDetails"] !== false);
+  // A vault backup stored before kinds existed backed up keys.
+  if ("vaultUrl" in input && input["kinds"] === undefined) out["kinds"] = JSON.stringify(["key"]);
   return out;
 }

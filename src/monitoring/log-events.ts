@@ -26,8 +26,10 @@ export const LOG_EVENTS = {
     durationMs: z.number(),
     /** Timer: the schedule slot (ISO) the job belongs to. */
     slot: z.string().optional(),
-    /** Vault backups: whether each key's versions are listed. */
+    /** Vault backups: whether each object's versions are listed. */
     versionDetails: z.boolean().optional(),
+    /** Vault backups (and restores that name some): the kinds of objects. */
+    kinds: z.array(objectKind).optional(),
     /** Counts of include/exclude globs. */
     include: count.optional(),
     exclude: count.optional(),

@@ -101,9 +101,17 @@ describe("POST /api/backups", () => {
     expect(body.id).toBe("backup-kv-prod-keys-202603101200000000");
     expect(parseJobId(body.id)).toMatchObject({ op: "backup", targetKey: "kv-prod-keys" });
     expect(client.startNew).toHaveBeenCalledTimes(1);
-    const input: VaultBackupInput = { vaultUrl: VAULT, include: ["prod-*"], exclude: ["tmp-*"], versionDetails: true, tuning: DEFAULT_TUNING, retry: DEFAULT_ACTIVITY_RETRY };
+    // No kinds named: every kind of the vault.
+    const input: VaultBackupInput = { vaultUrl: VAULT, kinds: ["certificate", "key", "secret"], include: ["prod-*"], exclude: ["tmp-*"], versionDetails: true, tuning: DEFAULT_TUNING, retry: DEFAULT_ACTIVITY_RETRY };
     expect(client.startNew).toHaveBeenCalledWith(OrchestratorNames.vaultBackup, { instanceId: body.id, input });
     expect(records).toContainEqual(expect.objectContaining({ source: "kvbackup", event: "job.started", jobId: body.id, type: "vault-backup", target: VAULT, trigger: "http" }));
+  });
+
+  it("when kinds are named (plural or singular, any order), the backup takes those kinds only, and its start line says which", async () => {
+    const { status, records } = await call("startVaultBackup", post("backups", { vault: VAULT, kinds: ["secrets", "key"], include: ["secret:db-*", "key:*"] }));
+    expect(status).toBe(202);
+    expect(client.started[0]!.input).toMatchObject({ kinds: ["key", "secret"], include: ["secret:db-*", "key:*"] });
+    expect(records).toContainEqual(expect.objectContaining({ event: "job.started", type: "vault-backup", kinds: ["key", "secret"] }));
   });
 
   it("when versionDetails is false, the backup is started without version listing", async () => {
@@ -141,6 +149,10 @@ describe("POST /api/backups", () => {
     ["an exclude glob has a bad character", { vault: VAULT, exclude: ["a/b"] }, "exclude.0"],
     ["an unknown field is sent", { vault: VAULT, purge: true }, "purge"],
     ["versionDetails is a string", { vault: VAULT, versionDetails: "no" }, "versionDetails"],
+    ["kinds names something that is not a kind", { vault: VAULT, kinds: ["keys", "passwords"] }, "kinds"],
+    ["kinds is empty", { vault: VAULT, kinds: [] }, "kinds"],
+    ["kinds is a string", { vault: VAULT, kinds: "keys" }, "kinds"],
+    ["a glob names an unknown kind", { vault: VAULT, include: ["password:db-*"] }, "include.0"],
     ["the body is an array", [VAULT], "(body)"],
   ])("when %s, it answers 400 naming the field", async (_what, payload, field) => {
     const { status, body } = await call("startVaultBackup", post("backups", payload));
@@ -471,7 +483,11 @@ describe("GET /api/status", () => {
     expect(body.targets.map((t: any) => [t.target, t.kind])).toEqual([[VAULT, "vault"], [OTHER_VAULT, "vault"], [HSM, "hsm"]]);
     const [vault, other, hsm] = body.targets;
     // The manifest of the fixture set ends when it starts: 2026-03-01T02:00Z, 9 days and 10 hours before NOW.
-    expect(vault.lastComplete).toEqual({ id: SET_ID, endedAt: "2026-03-01T02:00:00.000Z", ageHours: 226, keys: { total: 2, succeeded: 2, failed: 0, skipped: 0 }, versions: 2, bytes: 4 });
+    const keys = { total: 2, succeeded: 2, failed: 0, skipped: 0 };
+    const none = { total: 0, succeeded: 0, failed: 0, skipped: 0 };
+    expect(vault.lastComplete).toEqual({
+      id: SET_ID, endedAt: "2026-03-01T02:00:00.000Z", ageHours: 226, keys, objects: keys, kinds: { keys, secrets: none, certificates: none }, versions: 2, bytes: 4,
+    });
     expect(vault.newestSet).toMatchObject({ backupSetId: "20260305T020000Z-incomplete-job", state: "incomplete" });
     expect(vault.newestJob).toMatchObject({ id: "scheduled-kv-prod-keys-202603100200", type: "vault-backup", runtimeStatus: "Failed" });
     expect(other).toEqual({ target: OTHER_VAULT, kind: "vault", lastComplete: null, newestSet: null, newestJob: null });

@@ -49,6 +49,12 @@ describe("NCRONTAB slots", () => {
     expect(() => loadConfig({ KVBACKUP_STORAGE: "/tmp/x", KVBACKUP_VERSION_DETAILS: "no" })).toThrow(/KVBACKUP_VERSION_DETAILS: must be "true" or "false"/);
   });
 
+  it("when KVBACKUP_KINDS is set, loadConfig reads the kinds, and refuses a name that is not a kind", () => {
+    expect(loadConfig({ KVBACKUP_STORAGE: "/tmp/x" }).kinds).toEqual(["certificate", "key", "secret"]);
+    expect(loadConfig({ KVBACKUP_STORAGE: "/tmp/x", KVBACKUP_KINDS: "keys,secrets" }).kinds).toEqual(["key", "secret"]);
+    expect(() => loadConfig({ KVBACKUP_STORAGE: "/tmp/x", KVBACKUP_KINDS: "keys,passwords" })).toThrow(/KVBACKUP_KINDS: "passwords" is not a kind of object/);
+  });
+
   it("when the HSM container URL carries a SAS or a path, loadConfig refuses it", () => {
     const base = { KVBACKUP_STORAGE: "/tmp/x", KVBACKUP_ALLOWED_HSMS: "https://hsm1.managedhsm.azure.net" };
     expect(() => loadConfig({ ...base, KVBACKUP_HSM_BACKUP_CONTAINER_URL: "https://a.blob.core.windows.net/c?sig=x" })).toThrow(/no SAS/);

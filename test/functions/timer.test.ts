@@ -40,7 +40,8 @@ describe("scheduled backups", () => {
     const result = await runScheduledBackups(clock, client, deps());
     expect(result.slot).toBe(SLOT.toISOString());
     expect(client.started.map((s) => s.instanceId)).toEqual(EXPECTED_IDS);
-    const vaultInput: VaultBackupInput = { vaultUrl: VAULT, include: [], exclude: [], versionDetails: true, tuning: DEFAULT_TUNING, retry: DEFAULT_ACTIVITY_RETRY };
+    // Every kind of each vault by default (KVBACKUP_KINDS unset).
+    const vaultInput: VaultBackupInput = { vaultUrl: VAULT, kinds: ["certificate", "key", "secret"], include: [], exclude: [], versionDetails: true, tuning: DEFAULT_TUNING, retry: DEFAULT_ACTIVITY_RETRY };
     const hsmInput: HsmBackupInput = { hsmUrl: HSM, containerUrl: HSM_CONTAINER, polling: DEFAULT_HSM_POLLING };
     expect(client.startNew).toHaveBeenCalledWith(OrchestratorNames.vaultBackup, { instanceId: EXPECTED_IDS[0], input: vaultInput });
     expect(client.startNew).toHaveBeenCalledWith(OrchestratorNames.hsmBackup, { instanceId: EXPECTED_IDS[2], input: hsmInput });
@@ -55,6 +56,14 @@ describe("scheduled backups", () => {
     expect(vaultJobs.length).toBeGreaterThan(0);
     for (const job of vaultJobs) expect((job.input as VaultBackupInput).versionDetails).toBe(false);
     expect(records).toContainEqual(expect.objectContaining({ event: "job.started", type: "vault-backup", versionDetails: false }));
+  });
+
+  it("when KVBACKUP_KINDS names some kinds, the scheduled vault backups take those, and their start lines say so", async () => {
+    await runScheduledBackups(clock, client, deps({ KVBACKUP_KINDS: "secrets, certificates" }));
+    const vaultJobs = client.started.filter((s) => (s.input as VaultBackupInput).vaultUrl !== undefined);
+    expect(vaultJobs.length).toBeGreaterThan(0);
+    for (const job of vaultJobs) expect((job.input as VaultBackupInput).kinds).toEqual(["certificate", "secret"]);
+    expect(records).toContainEqual(expect.objectContaining({ event: "job.started", type: "vault-backup", kinds: ["certificate", "secret"] }));
   });
 
   it("when the same slot runs twice (a retried or late timer), it starts nothing the second time", async () => {

@@ -38,7 +38,7 @@ describe("per-key backup and restore of a Managed HSM's keys", () => {
     expect(countVersions(original)).toBe(12 + 12 + 4 + 9);
 
     // Act: back up per key, delete and purge everything (at the HSM's pace), restore per key
-    const backup = await (await runtime.startBackup({ vaultUrl: hsmUrl, include: [], exclude: [] })).result;
+    const backup = await (await runtime.startBackup({ vaultUrl: hsmUrl, kinds: ["key"], include: [], exclude: [] })).result;
     expect(backup.output?.keys).toEqual({ total: 13, succeeded: 13, failed: 0, skipped: 0 });
     expect(hsm.stats().operations["backupKey"]).toBe(13);
     await deleteAndPurge(client, names);

@@ -112,11 +112,12 @@ describe.each(["blob container", "local folder"])("vault backup and restore, end
     const backup = await (await runtime.startBackup({ vaultUrl: vault.url, include: [], exclude: [], versionDetails: false })).result;
     const summary = backup.output!;
     expect(summary).toMatchObject({ state: "complete", versionDetails: false, versions: 0, keys: { total: 40, succeeded: 40, failed: 0, skipped: 0 } });
-    // One backupKey per key and the key list's pages: no version listing.
+    // One backupKey per key and the lists' pages (one each of the empty secret and certificate lists): no version listing.
     const operations = vault.stats().operations;
     expect(operations["backupKey"]).toBe(40);
     expect(operations["getKeyVersions"] ?? 0).toBe(0);
-    expect(Object.keys(operations).sort()).toEqual(["backupKey", "getKeys"]);
+    expect(Object.keys(operations).sort()).toEqual(["backupKey", "getCertificates", "getKeys", "getSecrets"]);
+    expect([operations["getSecrets"], operations["getCertificates"]]).toEqual([1, 1]);
 
     const paths = new BackupSetPaths(vaultFolder(vault.url), summary.backupSetId);
     const manifest = parseDocument(manifestSchema, paths.manifest, await store.read(paths.manifest));

@@ -166,6 +166,10 @@ describe("bad input to the kvbackup command", () => {
       ["a container in capitals", ["--vault", VAULT, "--container", "UPPER"], /--container/],
       ["a missing certificate", ["--vault", VAULT, "--emulator-ca", "/nonexistent/ca.pem"], /--emulator-ca/],
       ["an unknown option", ["--vault", VAULT, "--frobnicate"], /unknown option/],
+      ["a kind that is not one", ["--vault", VAULT, "--kinds", "keys,passwords"], /--kinds: "passwords" is not a kind/],
+      ["an empty list of kinds", ["--vault", VAULT, "--kinds", ","], /--kinds: names no kind/],
+      ["secrets of a Managed HSM", ["--vault", "https://myhsm.managedhsm.azure.net", "--kinds", "keys,secrets"], /--kinds: a Managed HSM holds keys only/],
+      ["a glob naming no kind there is", ["--vault", VAULT, "--include", "password:db-*"], /--include/],
     ])("when backup gets %s, it refuses with one line and exit 2", async (_label, args, mention) => {
       // The shared flags go first, so a --container or --state-dir under test wins.
       await expectRefused(["backup", ...shared(), ...(args as string[])], mention as RegExp);

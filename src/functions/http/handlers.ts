@@ -16,7 +16,7 @@ import { listBackupSets } from "../../storage/catalog";
 import { targetStatuses } from "../../jobs/status";
 import { logLine, type LogRecord } from "../../monitoring/log-events";
 import { KEY_NAME } from "../../names";
-import { endpointSchema, globSchema, jobIdSchema, wholeNumberSchema } from "../../validation";
+import { KIND_LIST_HELP, endpointSchema, globSchema, jobIdSchema, parseKinds, wholeNumberSchema } from "../../validation";
 import { HttpError, fail, json, originOf, readBody, readQuery } from "./respond";
 
 /**
@@ -78,7 +78,7 @@ export function logEvent(context: InvocationContext, record: LogRecord): void {
 }
 
 /** What a start adds to its job.started line. */
-type StartDetails = Partial<Pick<Extract<LogRecord, { event: "job.started" }>, "versionDetails" | "include" | "exclude" | "backupSetId" | "dryRun" | "onConflict" | "selective">>;
+type StartDetails = Partial<Pick<Extract<LogRecord, { event: "job.started" }>, "versionDetails" | "kinds" | "include" | "exclude" | "backupSetId" | "dryRun" | "onConflict" | "selective">>;
 
 export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
   const { config, store } = deps;
@@ -94,7 +94,16 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
   const globs = z.array(z.string(required("a string")).pipe(globSchema), required("an array of globs")).max(100, "has more than 100 globs").default([]);
   const object = <T extends z.ZodRawShape>(shape: T) =>
     z.strictObject(shape, { error: (issue) => (issue.code === "invalid_type" ? "must be a JSON object" : undefined) });
-  const backupBody = object({ vault, include: globs, exclude: globs, versionDetails: z.boolean(required("true or false")).default(config.versionDetails) });
+  const kinds = z
+    .array(z.string(required("a string")), required(`an array of kinds (${KIND_LIST_HELP})`))
+    .max(3, "names more than 3 kinds")
+    .transform((names, ctx) => {
+      const parsed = parseKinds(names);
+      if ("kinds" in parsed) return parsed.kinds;
+      ctx.addIssue({ code: "custom", message: parsed.problem });
+      return z.NEVER;
+    });
+  const backupBody = object({ vault, kinds: kinds.optional(), include: globs, exclude: globs, versionDetails: z.boolean(required("true or false")).default(config.versionDetails) });
   const restoreBody = object({
     backupSet: z
       .string(required("a string"))
@@ -108,6 +117,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
         }
       }),
     vault: vault.optional(),
+    kinds: kinds.optional(),
     include: globs,
     exclude: globs,
     dryRun: z.boolean(required("true or false")).default(false),
@@ -237,10 +247,14 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
     async startVaultBackup(request, client, context) {
       const body = await readBody(request, backupBody);
       const target = allowedTarget("vault", "vault", body.vault);
-      const input = vaultBackupInput({ vaultUrl: target, include: body.include, exclude: body.exclude, versionDetails: body.versionDetails }, config.tuning);
+      const input = vaultBackupInput(
+        { vaultUrl: target, ...(body.kinds ? { kinds: body.kinds } : {}), include: body.include, exclude: body.exclude, versionDetails: body.versionDetails },
+        config.tuning,
+        config.kinds,
+      );
       return start(request, client, context, {
         type: "vault-backup", kind: "vault", op: "backup", target, field: "vault", input,
-        details: { versionDetails: body.versionDetails, include: body.include.length, exclude: body.exclude.length },
+        details: { versionDetails: body.versionDetails, kinds: [...(input.kinds ?? [])], include: body.include.length, exclude: body.exclude.length },
       });
     },
 
@@ -254,6 +268,7 @@ export function createHttpHandlers(deps: HttpDependencies): HttpHandlers {
         {
           backupSetId: body.backupSet,
           ...(targetVaultUrl !== undefined ? { targetVaultUrl } : {}),
+          ...(body.kinds ? { kinds: body.kinds } : {}),
           include: body.include,
           exclude: body.exclude,
           dryRun: body.dryRun,
